@@ -1,0 +1,16 @@
+DROP TABLE decisions;
+DROP TABLE policies;
+DROP TABLE access_log;
+DROP TABLE consents;
+DROP TABLE credit_household_ratings;
+DROP TABLE credit_rent;
+DROP TABLE credit_utilities;
+DROP TABLE credit_social_insurance;
+DROP TABLE credit_tax_grades;
+DROP TABLE credit_enforcement;
+DROP TABLE credit_dishonesty;
+DROP TABLE credit_penalties;
+DROP TABLE credit_licences;
+DROP TABLE credit_registration;
+DROP TABLE credit_sources;
+DROP TABLE import_batches;

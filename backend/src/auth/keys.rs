@@ -1,0 +1,276 @@
+//! Server secrets: loading them, and the two things done with the field key
+//! (encrypting personal fields at rest, keyed hashes of one-time codes).
+//!
+//! A key comes from an environment variable (hex or base64) when set, so
+//! several server processes can share it; otherwise from a file in the data
+//! folder, generated with owner-only permissions on first run. Key bytes never
+//! reach a log: the types holding them print as `<redacted>`.
+
+use std::io::Write;
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+pub type HmacSha256 = Hmac<Sha256>;
+
+/// Shorter keys are refused: 128 bits is the least either use needs.
+pub const MIN_KEY_BYTES: usize = 16;
+const GENERATED_KEY_BYTES: usize = 32;
+
+/// Decodes a key written as hex or as base64 (either alphabet, padded or not).
+pub fn decode_key(text: &str) -> Result<Vec<u8>, String> {
+    let text = text.trim();
+    let bytes = if text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).map_err(|e| e.to_string())?
+    } else {
+        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(text).ok())
+            .ok_or("the key is neither hex nor base64")?
+    };
+    if bytes.len() < MIN_KEY_BYTES {
+        return Err(format!(
+            "the key has {} bytes; at least {MIN_KEY_BYTES} are needed",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The key named by `env_value` if given, else the one in
+/// `data_dir/file_name`, else a new random key written there (mode 0600).
+/// Error messages name the variable or file, never the key.
+pub fn load_or_create(
+    env_name: &str,
+    env_value: Option<&str>,
+    data_dir: &Path,
+    file_name: &str,
+) -> Result<Vec<u8>, String> {
+    if let Some(value) = env_value.filter(|v| !v.trim().is_empty()) {
+        return decode_key(value).map_err(|e| format!("{env_name}: {e}"));
+    }
+    let path = data_dir.join(file_name);
+    let read = |path: &Path| -> Result<Vec<u8>, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        decode_key(&text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    if path.exists() {
+        return read(&path);
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let key: [u8; GENERATED_KEY_BYTES] = rand::random();
+    let mut options = std::fs::OpenOptions::new();
+    // create_new: when two processes start at once, one writes and the other
+    // reads what was written instead of overwriting it.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            file.write_all(format!("{}\n", hex::encode(key)).as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            tracing::info!(file = %path.display(), "generated a new key");
+            Ok(key.to_vec())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(e) => Err(format!("cannot create {}: {e}", path.display())),
+    }
+}
+
+/// HMAC-SHA256 of `parts`, each length-prefixed so that ("ab","c") and
+/// ("a","bc") differ.
+pub fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA256 of one message, with no framing: what stall-code tags use.
+pub fn hmac_plain(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// Encrypts personal fields (resident ID numbers) and hashes one-time codes,
+/// with two keys derived from one master key so neither use can stand in for
+/// the other.
+pub struct FieldCipher {
+    aead: Aes256Gcm,
+    otp_key: [u8; 32],
+}
+
+const CIPHERTEXT_PREFIX: &str = "v1.";
+
+impl FieldCipher {
+    pub fn new(master: &[u8]) -> Self {
+        let enc_key = hmac(master, &[b"market-code field encryption v1"]);
+        Self {
+            aead: Aes256Gcm::new_from_slice(&enc_key).expect("32-byte key"),
+            otp_key: hmac(master, &[b"market-code otp hash v1"]),
+        }
+    }
+
+    /// `v1.<base64url(nonce ‖ ciphertext)>`. `context` (e.g. the merchant id)
+    /// is authenticated, so a ciphertext copied to another row fails to open.
+    pub fn encrypt(&self, plain: &str, context: &str) -> String {
+        let nonce: [u8; 12] = rand::random();
+        let sealed = self
+            .aead
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption of a short field cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!("{CIPHERTEXT_PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// `None` for anything tampered with, encrypted under another key or
+    /// context, or not made by [`FieldCipher::encrypt`].
+    pub fn decrypt(&self, text: &str, context: &str) -> Option<String> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(text.strip_prefix(CIPHERTEXT_PREFIX)?)
+            .ok()?;
+        if raw.len() < 12 {
+            return None;
+        }
+        let (nonce, sealed) = raw.split_at(12);
+        let plain = self
+            .aead
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: context.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+
+    /// Keyed, so a copy of the table does not give the codes away: six
+    /// digits are a million guesses against a plain hash.
+    pub fn otp_hash(&self, challenge_id: &str, code: &str) -> String {
+        hex::encode(hmac(
+            &self.otp_key,
+            &[challenge_id.as_bytes(), code.as_bytes()],
+        ))
+    }
+
+    pub fn otp_matches(&self, challenge_id: &str, code: &str, stored: &str) -> bool {
+        let computed = self.otp_hash(challenge_id, code);
+        computed.as_bytes().ct_eq(stored.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for FieldCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldCipher(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "mc-keys-{name}-{}",
+            hex::encode(rand::random::<[u8; 6]>())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_1() {
+        let tag = hmac_plain(&[0x0b; 20], b"Hi There");
+        assert_eq!(
+            hex::encode(tag),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+    }
+
+    #[test]
+    fn keys_decode_from_hex_and_base64() {
+        let bytes: Vec<u8> = (0u8..32).collect();
+        assert_eq!(decode_key(&hex::encode(&bytes)).unwrap(), bytes);
+        assert_eq!(decode_key(&STANDARD.encode(&bytes)).unwrap(), bytes);
+        assert_eq!(decode_key(&URL_SAFE_NO_PAD.encode(&bytes)).unwrap(), bytes);
+        assert_eq!(decode_key(&format!(" {}\n", hex::encode(&bytes))).unwrap(), bytes);
+        assert!(decode_key(&hex::encode([1u8; 8])).unwrap_err().contains("8 bytes"));
+        assert!(decode_key("not a key!").is_err());
+    }
+
+    #[test]
+    fn generated_key_is_kept_private_and_reused() {
+        let dir = temp_dir("gen");
+        let first = load_or_create("X", None, &dir, "k.key").unwrap();
+        assert_eq!(first.len(), GENERATED_KEY_BYTES);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("k.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(load_or_create("X", None, &dir, "k.key").unwrap(), first);
+        assert_eq!(load_or_create("X", Some("  "), &dir, "k.key").unwrap(), first);
+        // The variable wins over the file.
+        let env = hex::encode([9u8; 32]);
+        assert_eq!(load_or_create("X", Some(&env), &dir, "k.key").unwrap(), vec![9u8; 32]);
+        let err = load_or_create("MY_VAR", Some("abcd"), &dir, "k.key").unwrap_err();
+        assert!(err.starts_with("MY_VAR"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_key_file_is_an_error_not_a_new_key() {
+        let dir = temp_dir("bad");
+        std::fs::write(dir.join("k.key"), "short").unwrap();
+        assert!(load_or_create("X", None, &dir, "k.key").is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn fields_round_trip_and_are_bound_to_their_context() {
+        let c = FieldCipher::new(&[1u8; 32]);
+        let sealed = c.encrypt("11010519491231002X", "mch_a");
+        assert!(!sealed.contains("19491231"));
+        assert_ne!(sealed, c.encrypt("11010519491231002X", "mch_a"), "random nonce");
+        assert_eq!(c.decrypt(&sealed, "mch_a").as_deref(), Some("11010519491231002X"));
+        assert_eq!(c.decrypt(&sealed, "mch_b"), None);
+        assert_eq!(FieldCipher::new(&[2u8; 32]).decrypt(&sealed, "mch_a"), None);
+        let mut tampered = sealed.clone().into_bytes();
+        let i = tampered.len() - 3;
+        tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+        assert_eq!(c.decrypt(std::str::from_utf8(&tampered).unwrap(), "mch_a"), None);
+        assert_eq!(c.decrypt("garbage", "mch_a"), None);
+    }
+
+    #[test]
+    fn otp_hashes_are_keyed_and_per_challenge() {
+        let c = FieldCipher::new(&[1u8; 32]);
+        let h = c.otp_hash("otp_1", "123456");
+        assert!(c.otp_matches("otp_1", "123456", &h));
+        assert!(!c.otp_matches("otp_1", "123457", &h));
+        assert!(!c.otp_matches("otp_2", "123456", &h));
+        assert!(!FieldCipher::new(&[2u8; 32]).otp_matches("otp_1", "123456", &h));
+    }
+}

@@ -1,0 +1,71 @@
+//! Who is calling: merchant login by SMS code, sessions, the request
+//! extractors that enforce them, and the secrets they rest on.
+//!
+//! All state (codes, attempt counters, send limits, sessions, idempotency
+//! keys) is in the database, so any number of server processes agree.
+
+pub mod idempotency;
+pub mod keys;
+pub mod origin;
+pub mod otp;
+pub mod session;
+pub mod sms;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::stall_codes::CodeKey;
+
+pub const FIELD_KEY_ENV: &str = "MARKET_CODE_FIELD_KEY";
+pub const FIELD_KEY_FILE: &str = "field.key";
+
+/// The merchant-side secrets and services, built once at start-up and shared
+/// through `AppState::auth`.
+pub struct AuthState {
+    /// Signs and checks stall codes.
+    pub code_key: CodeKey,
+    /// Encrypts resident ID numbers at rest; hashes one-time codes.
+    pub fields: keys::FieldCipher,
+    pub sms: Arc<dyn sms::SmsSender>,
+    /// `scheme://host[:port]` of the public URL: the one foreign origin a
+    /// state-changing request may come from (besides the server's own host).
+    pub public_origin: String,
+    /// Cookies get `Secure` when the public URL is https.
+    pub cookie_secure: bool,
+}
+
+impl AuthState {
+    /// Keys from the environment or the data folder (generated there on
+    /// first run); SMS to the development outbox in the data folder.
+    pub fn from_config(config: &Config) -> Result<Self, String> {
+        let code_key = CodeKey::load(config)?;
+        let field_env = std::env::var(FIELD_KEY_ENV).ok();
+        let field_key = keys::load_or_create(
+            FIELD_KEY_ENV,
+            field_env.as_deref(),
+            &config.data_dir,
+            FIELD_KEY_FILE,
+        )?;
+        Ok(Self::new(
+            code_key,
+            keys::FieldCipher::new(&field_key),
+            Arc::new(sms::OutboxSender::new(&config.data_dir)),
+            &config.public_url,
+        ))
+    }
+
+    pub fn new(
+        code_key: CodeKey,
+        fields: keys::FieldCipher,
+        sms: Arc<dyn sms::SmsSender>,
+        public_url: &str,
+    ) -> Self {
+        Self {
+            code_key,
+            fields,
+            sms,
+            public_origin: origin::origin_of(public_url),
+            cookie_secure: public_url.starts_with("https://"),
+        }
+    }
+}

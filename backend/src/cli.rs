@@ -1,0 +1,226 @@
+//! The `backend` command line: `serve` (the default), `migrate`,
+//! `seed-demo`, and the maintenance commands later issues add. Each command
+//! is a few lines that call into the library.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::app::{AppState, router};
+use crate::config::Config;
+use crate::db::{self, Backend};
+
+#[derive(Parser)]
+#[command(name = "backend", version, about = "Market Code (市场码) server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the API and the SPA (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Add the demo market, stalls, manager and banks where missing.
+    SeedDemo,
+    /// Print a stall's signed code URL (what its QR code holds), or the
+    /// market-wide one.
+    StallUrl {
+        /// The stall number, e.g. `A-01`.
+        #[arg(required_unless_present = "market_wide", conflicts_with = "market_wide")]
+        stall: Option<String>,
+        /// The market's name; default: the first market.
+        #[arg(long)]
+        market: Option<String>,
+        /// The market's code for individual businesses without a stall.
+        #[arg(long)]
+        market_wide: bool,
+    },
+    /// Import a credit-data export folder (one `<source>.csv` per source):
+    /// all rows or none, every bad row reported.
+    ImportCreditData { dir: std::path::PathBuf },
+    /// Write a synthetic population of Yixing merchants as an export folder.
+    GenerateCreditData {
+        #[arg(long, default_value_t = crate::credit::generate::DEFAULT_COUNT)]
+        count: usize,
+        #[arg(long, default_value_t = crate::credit::generate::DEFAULT_SEED)]
+        seed: u64,
+        /// Default: the fixed date of the reference population.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        out_dir: std::path::PathBuf,
+    },
+    /// Recompute a stored decision and say whether it is identical.
+    Replay { decision_id: String },
+    /// Run a policy over a population: approval rate, grades, reasons.
+    Backtest {
+        #[arg(long)]
+        policy: Option<std::path::PathBuf>,
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
+    /// Create or drop a PostgreSQL database (used by `cargo xtask test` for
+    /// its throwaway databases).
+    #[command(hide = true)]
+    PgDatabase {
+        #[arg(value_parser = ["create", "drop"])]
+        action: String,
+        /// `postgres://…/<name>`; the server's `postgres` database is used to
+        /// issue the statement.
+        url: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(),
+        Command::Migrate => with_db(|_, level| {
+            println!("migrated to {level}");
+            Ok(())
+        }),
+        Command::SeedDemo => seed_demo(),
+        Command::PgDatabase { action, url } => pg_database(&action, &url),
+        Command::ImportCreditData { dir } => with_db(|pool, _| crate::credit::cli_import(pool, &dir)),
+        Command::GenerateCreditData { count, seed, as_of, out_dir } => crate::credit::cli_generate(count, seed, as_of, &out_dir),
+        Command::Replay { decision_id } => with_db(|pool, _| crate::decisions::cli_replay(pool, &decision_id)),
+        Command::Backtest { policy, data } => crate::decisions::cli_backtest(policy.as_deref(), data.as_deref()),
+        Command::StallUrl {
+            stall,
+            market,
+            market_wide: _,
+        } => stall_url(market.as_deref(), stall.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens and migrates the configured database, then runs `f`.
+fn with_db(f: impl FnOnce(&db::DbPool, String) -> Result<(), String>) -> Result<(), String> {
+    let config = Config::from_env()?;
+    let pool = db::connect(&config.database_url)?;
+    let level = db::migrate(&pool)?;
+    f(&pool, level)
+}
+
+fn seed_demo() -> Result<(), String> {
+    with_db(|pool, _| {
+        let password = std::env::var("MARKET_CODE_DEMO_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| crate::seed::DEFAULT_DEMO_PASSWORD.to_owned());
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let report = crate::seed::seed_demo(&mut conn, &password).map_err(|e| e.to_string())?;
+        println!(
+            "demo market {}: {} stalls added, {} banks added, manager {}",
+            crate::seed::DEMO_MARKET,
+            report.stalls_added,
+            report.banks_added,
+            if report.manager_added { "added" } else { "already there" }
+        );
+        Ok(())
+    })
+}
+
+fn stall_url(market: Option<&str>, stall: Option<&str>) -> Result<(), String> {
+    let config = Config::from_env()?;
+    let key = crate::stall_codes::CodeKey::load(&config)?;
+    with_db(|pool, _| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let url = crate::stall_codes::stall_url(&mut conn, &key, &config.public_url, market, stall)
+            .map_err(|e| match (e.code(), stall) {
+                ("not_found", Some(n)) => format!("no stall {n} (or no such market)"),
+                ("not_found", None) => "no such market".to_owned(),
+                _ => e.to_string(),
+            })?;
+        println!("{url}");
+        Ok(())
+    })
+}
+
+fn serve() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let backend = Backend::from_url(&config.database_url);
+    let pool = db::connect(&config.database_url)?;
+    let migration = db::migrate(&pool)?;
+    tracing::info!(database = backend.name(), %migration, "database ready");
+    let state = AppState {
+        pool,
+        config: Arc::new(config.clone()),
+        backend,
+        migration: migration.into(),
+        auth: Arc::new(crate::auth::AuthState::from_config(&config)?),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // `cargo xtask test` reads this line to learn an ephemeral port.
+        println!("listening on http://{addr}");
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())
+    })?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let requests in flight finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn pg_database(action: &str, url: &str) -> Result<(), String> {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    let (server, name) = url
+        .rsplit_once('/')
+        .ok_or_else(|| format!("{url} has no database name"))?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(format!("database name {name:?} must be letters, digits and _"));
+    }
+    let mut conn = PgConnection::establish(&format!("{server}/postgres"))
+        .map_err(|e| format!("cannot reach PostgreSQL at {server}: {e}"))?;
+    let sql = match action {
+        "create" => format!("CREATE DATABASE \"{name}\""),
+        _ => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    };
+    conn.batch_execute(&sql).map_err(|e| e.to_string())
+}

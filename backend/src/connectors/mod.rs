@@ -1,0 +1,219 @@
+//! The only way credit data is read for a decision: under a valid consent,
+//! one access-log row per source read (系统日志). Without a valid consent
+//! nothing is read, the refusal is logged, and the caller gets an error.
+//!
+//! Callers must not run [`read_facts`] inside a transaction they may roll
+//! back: the log rows of a refusal have to survive the refusal.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::credit::schema::{access_log, consents};
+use crate::credit::store::{self, Read};
+use crate::db::{DbConn, new_id, parse_timestamp, timestamp};
+use crate::decision::{Facts, Source};
+use crate::error::{AppError, AppResult};
+
+/// The purpose a merchant's letter authorizes in this pilot.
+pub const PURPOSE_PRE_CREDIT: &str = "pre_credit_assessment";
+
+/// A signed authorization (授权书), as the merchant flow stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = consents)]
+pub struct Consent {
+    pub id: String,
+    pub merchant_id: String,
+    pub letter_version: String,
+    pub text_sha256: String,
+    /// JSON array of [`Source`] names.
+    pub categories: String,
+    /// JSON array of bank ids.
+    pub bank_ids: String,
+    pub purpose: String,
+    pub granted_at: String,
+    pub expires_at: String,
+    pub withdrawn_at: Option<String>,
+    pub channel: String,
+    pub client_ip: String,
+    pub user_agent: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = access_log)]
+pub struct AccessLogRow {
+    pub id: String,
+    pub at: String,
+    pub actor: String,
+    pub merchant_id: String,
+    pub subject_uscc: String,
+    pub source: String,
+    pub purpose: String,
+    pub consent_id: Option<String>,
+    /// `ok` | `denied` | `not_found`
+    pub result: String,
+    /// JSON object; never holds identity numbers.
+    pub detail: String,
+}
+
+/// Who reads whose data, for what, under which consent.
+#[derive(Debug, Clone, Copy)]
+pub struct Access<'a> {
+    /// e.g. `merchant:<id>`, `system:decision`, `staff:<id>`.
+    pub actor: &'a str,
+    pub merchant_id: &'a str,
+    pub subject_uscc: &'a str,
+    pub consent_id: Option<&'a str>,
+    pub purpose: &'a str,
+}
+
+/// Why a consent does not allow the read: stable code and both languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denial {
+    pub code: &'static str,
+    pub message_zh: &'static str,
+    pub message_en: &'static str,
+}
+
+impl Denial {
+    const REQUIRED: Denial = Denial {
+        code: "consent_required",
+        message_zh: "需要您先签署授权书，才能查询信用信息",
+        message_en: "Your signed authorization is needed before credit information can be read",
+    };
+    const WITHDRAWN: Denial = Denial {
+        code: "consent_withdrawn",
+        message_zh: "该授权已撤回，请重新授权",
+        message_en: "This authorization was withdrawn; please authorize again",
+    };
+    const EXPIRED: Denial = Denial {
+        code: "consent_expired",
+        message_zh: "该授权不在有效期内，请重新授权",
+        message_en: "This authorization is not in force; please authorize again",
+    };
+    const SCOPE: Denial = Denial {
+        code: "consent_scope",
+        message_zh: "该授权不包括所需的数据类别或用途",
+        message_en: "This authorization does not cover the data categories or purpose needed",
+    };
+
+    pub fn into_error(self) -> AppError {
+        AppError::new(
+            StatusCode::FORBIDDEN,
+            self.code,
+            self.message_zh,
+            self.message_en,
+        )
+    }
+}
+
+/// Checks that `consent_id` is the merchant's, in force at `now`, for
+/// `purpose`, and covers every one of `sources`.
+pub fn check_consent(
+    conn: &mut DbConn,
+    merchant_id: &str,
+    consent_id: Option<&str>,
+    purpose: &str,
+    sources: &[Source],
+    now: DateTime<Utc>,
+) -> AppResult<Result<Consent, Denial>> {
+    let Some(id) = consent_id else {
+        return Ok(Err(Denial::REQUIRED));
+    };
+    // Scoped by merchant in the query: another merchant's consent id is "no consent".
+    let Some(c) = consents::table
+        .filter(consents::id.eq(id))
+        .filter(consents::merchant_id.eq(merchant_id))
+        .select(Consent::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(Err(Denial::REQUIRED));
+    };
+    if c.withdrawn_at
+        .as_deref()
+        .is_some_and(|w| parse_timestamp(w).is_none_or(|w| w <= now))
+    {
+        return Ok(Err(Denial::WITHDRAWN));
+    }
+    let in_force = matches!(
+        (parse_timestamp(&c.granted_at), parse_timestamp(&c.expires_at)),
+        (Some(g), Some(e)) if g <= now && now < e
+    );
+    if !in_force {
+        return Ok(Err(Denial::EXPIRED));
+    }
+    let categories: Vec<String> = serde_json::from_str(&c.categories).unwrap_or_default();
+    let covered = sources
+        .iter()
+        .all(|s| categories.iter().any(|c| c == s.as_str()));
+    if c.purpose != purpose || !covered {
+        return Ok(Err(Denial::SCOPE));
+    }
+    Ok(Ok(c))
+}
+
+fn log(
+    conn: &mut DbConn,
+    a: &Access<'_>,
+    source: &str,
+    result: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    diesel::insert_into(access_log::table)
+        .values(AccessLogRow {
+            id: new_id("acc"),
+            at: timestamp(now),
+            actor: a.actor.to_owned(),
+            merchant_id: a.merchant_id.to_owned(),
+            subject_uscc: a.subject_uscc.to_owned(),
+            source: source.to_owned(),
+            purpose: a.purpose.to_owned(),
+            consent_id: a.consent_id.map(str::to_owned),
+            result: result.to_owned(),
+            detail: detail.to_string(),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Reads `sources` for the subject under the consent named in `access`.
+/// Refused: one `denied` row per source, no data read, a 403 error.
+/// Allowed: one `ok` or `not_found` row per source read.
+pub fn read_facts(
+    conn: &mut DbConn,
+    access: &Access<'_>,
+    sources: &[Source],
+    now: DateTime<Utc>,
+) -> AppResult<Facts> {
+    let consent = check_consent(
+        conn,
+        access.merchant_id,
+        access.consent_id,
+        access.purpose,
+        sources,
+        now,
+    )?;
+    if let Err(denial) = consent {
+        for s in sources {
+            log(conn, access, s.as_str(), "denied", json!({ "reason": denial.code }), now)?;
+        }
+        return Err(denial.into_error());
+    }
+    let mut facts = Facts {
+        uscc: access.subject_uscc.to_owned(),
+        ..Facts::default()
+    };
+    for &s in sources {
+        let (result, detail) = match store::read_source(conn, s, access.subject_uscc, &mut facts)? {
+            Read::Found { rows, as_of } => ("ok", json!({ "rows": rows, "as_of": as_of })),
+            Read::Empty { as_of } => ("not_found", json!({ "rows": 0, "as_of": as_of })),
+            Read::NoExport => ("not_found", json!({ "rows": 0, "export": "none" })),
+        };
+        log(conn, access, s.as_str(), result, detail, now)?;
+    }
+    facts.canonicalize();
+    Ok(facts)
+}

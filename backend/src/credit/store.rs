@@ -1,0 +1,250 @@
+//! Writing an export into the fact tables and reading one subject's facts
+//! back. Import rule: per source and subject, the rows of a newer (or equal)
+//! export replace the older ones; an older export never overwrites a newer
+//! one. Each row keeps the as-of date of the export it came from.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::rows::{Dataset, SourceRow, date, each_credit_source};
+use super::schema::*;
+use crate::db::{DbConn, new_id, timestamp};
+use crate::decision::{Facts, Source};
+use crate::error::{AppError, AppResult};
+
+/// SQLite allows 999 bound parameters in old builds; stay well below.
+const CHUNK: usize = 400;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceSummary {
+    pub as_of: String,
+    pub rows: usize,
+    pub subjects_updated: usize,
+    /// Subjects skipped because the database already holds a newer export.
+    pub subjects_stale: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub batch_id: String,
+    pub sources: BTreeMap<String, SourceSummary>,
+}
+
+impl ImportSummary {
+    pub fn rows(&self) -> usize {
+        self.sources.values().map(|s| s.rows).sum()
+    }
+}
+
+/// Imports a checked export in one transaction: all rows or none.
+pub fn import_dataset(
+    conn: &mut DbConn,
+    ds: &Dataset,
+    label: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> AppResult<ImportSummary> {
+    conn.transaction(|conn| {
+        let batch_id = new_id("imp");
+        let at = timestamp(now);
+        diesel::insert_into(import_batches::table)
+            .values((
+                import_batches::id.eq(&batch_id),
+                import_batches::label.eq(label),
+                import_batches::actor.eq(actor),
+                import_batches::imported_at.eq(&at),
+                import_batches::summary.eq("{}"),
+            ))
+            .execute(conn)?;
+        let mut summary = ImportSummary {
+            batch_id: batch_id.clone(),
+            sources: BTreeMap::new(),
+        };
+        macro_rules! import {
+            ($field:ident, $ty:ty, $table:ident) => {
+                let source = <$ty as SourceRow>::SOURCE;
+                if ds.present.contains(&source) {
+                    let s = import_source::<$ty>(&ds.$field, |conn, usccs| {
+                        $table::table
+                            .filter($table::uscc.eq_any(usccs.to_vec()))
+                            .select(($table::uscc, $table::as_of))
+                            .load::<(String, String)>(conn)
+                    }, |conn, usccs| {
+                        diesel::delete($table::table.filter($table::uscc.eq_any(usccs.to_vec()))).execute(conn)
+                    }, |conn, row| {
+                        diesel::insert_into($table::table)
+                            .values((
+                                row,
+                                $table::id.eq(new_id("cf")),
+                                $table::source.eq(source.as_str()),
+                                $table::import_batch_id.eq(&batch_id),
+                            ))
+                            .execute(conn)
+                    }, conn)?;
+                    if !s.as_of.is_empty() {
+                        note_source(conn, source, &s.as_of, &batch_id, &at)?;
+                    }
+                    summary.sources.insert(source.as_str().to_owned(), s);
+                }
+            };
+        }
+        each_credit_source!(import);
+        let json = serde_json::to_string(&summary.sources).map_err(AppError::internal)?;
+        diesel::update(import_batches::table.find(&batch_id))
+            .set(import_batches::summary.eq(json))
+            .execute(conn)?;
+        Ok(summary)
+    })
+}
+
+fn import_source<R: SourceRow>(
+    rows: &[R],
+    load: impl Fn(&mut DbConn, &[&str]) -> QueryResult<Vec<(String, String)>>,
+    delete: impl Fn(&mut DbConn, &[&str]) -> QueryResult<usize>,
+    insert: impl Fn(&mut DbConn, &R) -> QueryResult<usize>,
+    conn: &mut DbConn,
+) -> AppResult<SourceSummary> {
+    let mut by_uscc: BTreeMap<&str, (String, Vec<&R>)> = BTreeMap::new();
+    let mut summary = SourceSummary::default();
+    for r in rows {
+        let e = by_uscc
+            .entry(r.uscc())
+            .or_insert_with(|| (r.as_of().to_owned(), Vec::new()));
+        if r.as_of() > e.0.as_str() {
+            e.0 = r.as_of().to_owned();
+        }
+        e.1.push(r);
+        if r.as_of() > summary.as_of.as_str() {
+            summary.as_of = r.as_of().to_owned();
+        }
+    }
+    let usccs: Vec<&str> = by_uscc.keys().copied().collect();
+    for chunk in usccs.chunks(CHUNK) {
+        let mut newest: BTreeMap<String, String> = BTreeMap::new();
+        for (u, a) in load(conn, chunk)? {
+            let e = newest.entry(u).or_default();
+            if a > *e {
+                *e = a;
+            }
+        }
+        let mut replace = Vec::with_capacity(chunk.len());
+        for u in chunk {
+            let incoming = &by_uscc[u].0;
+            match newest.get(*u) {
+                Some(existing) if existing > incoming => summary.subjects_stale += 1,
+                _ => replace.push(*u),
+            }
+        }
+        if replace.is_empty() {
+            continue;
+        }
+        delete(conn, &replace)?;
+        for u in &replace {
+            for r in &by_uscc[u].1 {
+                insert(conn, r)?;
+                summary.rows += 1;
+            }
+        }
+        summary.subjects_updated += replace.len();
+    }
+    Ok(summary)
+}
+
+/// Records the newest export date of a source (select, then insert or update).
+fn note_source(
+    conn: &mut DbConn,
+    source: Source,
+    as_of: &str,
+    batch_id: &str,
+    at: &str,
+) -> AppResult<()> {
+    let existing: Option<String> = credit_sources::table
+        .find(source.as_str())
+        .select(credit_sources::as_of)
+        .first(conn)
+        .optional()?;
+    match existing {
+        None => {
+            diesel::insert_into(credit_sources::table)
+                .values((
+                    credit_sources::source.eq(source.as_str()),
+                    credit_sources::as_of.eq(as_of),
+                    credit_sources::import_batch_id.eq(batch_id),
+                    credit_sources::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Some(old) if old.as_str() <= as_of => {
+            diesel::update(credit_sources::table.find(source.as_str()))
+                .set((
+                    credit_sources::as_of.eq(as_of),
+                    credit_sources::import_batch_id.eq(batch_id),
+                    credit_sources::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// What one source holds for a subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Rows found; the as-of date of the newest.
+    Found { rows: usize, as_of: NaiveDate },
+    /// The source was imported and holds nothing for the subject.
+    Empty { as_of: NaiveDate },
+    /// The source has never been imported.
+    NoExport,
+}
+
+/// Reads one source's rows for `uscc` into `facts` (and its as-of date).
+pub fn read_source(
+    conn: &mut DbConn,
+    source: Source,
+    uscc: &str,
+    facts: &mut Facts,
+) -> AppResult<Read> {
+    let mut as_ofs: BTreeSet<String> = BTreeSet::new();
+    let mut rows = 0usize;
+    macro_rules! read {
+        ($field:ident, $ty:ty, $table:ident) => {
+            if <$ty as SourceRow>::SOURCE == source {
+                let found: Vec<$ty> = $table::table
+                    .filter($table::uscc.eq(uscc))
+                    .order($table::id)
+                    .select(<$ty>::as_select())
+                    .load(conn)?;
+                for r in &found {
+                    r.apply(facts).map_err(AppError::internal)?;
+                    as_ofs.insert(r.as_of.clone());
+                }
+                rows = found.len();
+            }
+        };
+    }
+    each_credit_source!(read);
+    let parse = |s: &str| date("as_of", s).map_err(AppError::internal);
+    if let Some(newest) = as_ofs.last() {
+        let d = parse(newest)?;
+        facts.as_of.insert(source, d);
+        return Ok(Read::Found { rows, as_of: d });
+    }
+    let export: Option<String> = credit_sources::table
+        .find(source.as_str())
+        .select(credit_sources::as_of)
+        .first(conn)
+        .optional()?;
+    match export {
+        Some(s) => {
+            let d = parse(&s)?;
+            facts.as_of.insert(source, d);
+            Ok(Read::Empty { as_of: d })
+        }
+        None => Ok(Read::NoExport),
+    }
+}

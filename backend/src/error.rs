@@ -1,0 +1,187 @@
+//! The one error type of the API. Every failure a client can cause becomes a
+//! JSON [`ApiErrorBody`] with a stable code; internal causes are logged with
+//! the request's span and never shown to the client.
+
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::error::{ApiErrorBody, FieldError};
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub body: ApiErrorBody,
+    /// Logged, never sent.
+    internal: Option<String>,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &str, message_zh: &str, message_en: &str) -> Self {
+        Self {
+            status,
+            body: ApiErrorBody {
+                code: code.to_owned(),
+                message_zh: message_zh.to_owned(),
+                message_en: message_en.to_owned(),
+                fields: Vec::new(),
+            },
+            internal: None,
+        }
+    }
+
+    /// Also used for objects outside the caller's scope, so ids cannot be probed.
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "找不到该内容",
+            "Not found",
+        )
+    }
+
+    /// 422 naming each field at fault.
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "填写的内容有误，请按提示修改",
+            "Some fields are not valid; see the messages next to them",
+        );
+        e.body.fields = fields;
+        e
+    }
+
+    pub fn bad_request(code: &str, message_zh: &str, message_en: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message_zh, message_en)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "请先登录",
+            "Please log in first",
+        )
+    }
+
+    pub fn conflict(code: &str, message_zh: &str, message_en: &str) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message_zh, message_en)
+    }
+
+    /// A failure of ours, not the client's: the cause goes to the log only.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "服务器出了点问题，请稍后再试",
+            "Something went wrong on our side; please try again later",
+        );
+        e.internal = Some(cause.to_string());
+        e
+    }
+
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "服务繁忙，请稍后再试",
+            "The service is busy; please try again shortly",
+        );
+        e.internal = Some(cause.to_string());
+        e
+    }
+
+    pub fn code(&self) -> &str {
+        &self.body.code
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.body.code)?;
+        if let Some(cause) = &self.internal {
+            write!(f, ": {cause}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.internal {
+            tracing::error!(code = %self.body.code, %cause, "request failed");
+        } else if self.status.is_client_error() {
+            tracing::debug!(code = %self.body.code, "request refused");
+        }
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => Self::not_found(),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        Self::unavailable(e)
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        let (status, code, zh, en) = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected_json",
+                "请求须为 JSON（Content-Type: application/json）",
+                "The request body must be JSON (Content-Type: application/json)",
+            ),
+            JsonRejection::JsonDataError(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_json_shape",
+                "请求内容缺少字段或字段类型不对",
+                "The JSON body is missing fields or has fields of the wrong type",
+            ),
+            JsonRejection::BytesRejection(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_unreadable",
+                "请求内容过大或无法读取",
+                "The request body is too large or could not be read",
+            ),
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                "请求内容不是有效的 JSON",
+                "The request body is not valid JSON",
+            ),
+        };
+        let mut e = Self::new(status, code, zh, en);
+        // The serde message names the offending field; safe to show (it echoes
+        // no values), and it saves an integrator a round of guessing.
+        if let JsonRejection::JsonDataError(inner) = &rejection {
+            e.body.message_en = format!("{en}: {}", inner.body_text());
+        }
+        e
+    }
+}
+
+/// `axum::Json`, but a malformed body is the same JSON error as everything else.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}

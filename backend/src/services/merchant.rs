@@ -1,0 +1,470 @@
+//! Merchant use cases: log in (find or create the merchant, remember the
+//! stall they scanned), read "me", read and save the profile. Every query is
+//! scoped by the caller's merchant id in the query itself.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use shared::error::FieldError;
+use shared::ids::{CivilDate, MobileNumber, ResidentId, Uscc};
+use shared::merchant::{
+    MeResponse, NAME_MAX_CHARS, Profile, TRADE_MAX_CHARS, YEARS_IN_BUSINESS_MAX,
+};
+
+use crate::auth::keys::FieldCipher;
+use crate::auth::otp::LoginContext;
+use crate::db::schema::{audit_log, markets, merchants, stalls};
+use crate::db::{DbConn, new_id, timestamp};
+use crate::error::{AppError, AppResult};
+
+/// One audit row. `detail` must hold no personal data beyond ids.
+#[allow(clippy::too_many_arguments)]
+pub fn audit(
+    conn: &mut DbConn,
+    actor: &str,
+    action: &str,
+    object_type: &str,
+    object_id: Option<&str>,
+    market_id: Option<&str>,
+    detail: Value,
+    request_id: Option<&str>,
+) -> AppResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::id.eq(new_id("aud")),
+            audit_log::at.eq(timestamp(Utc::now())),
+            audit_log::actor.eq(actor),
+            audit_log::action.eq(action),
+            audit_log::object_type.eq(object_type),
+            audit_log::object_id.eq(object_id),
+            audit_log::market_id.eq(market_id),
+            audit_log::detail.eq(detail.to_string()),
+            audit_log::request_id.eq(request_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn actor(merchant_id: &str) -> String {
+    format!("merchant:{merchant_id}")
+}
+
+/// The merchant with this mobile number, created on first login. The stall
+/// or market of the code scanned for this login replaces an earlier one: the
+/// merchant is applying from there now.
+pub fn login(conn: &mut DbConn, mobile: &str, context: &LoginContext) -> AppResult<String> {
+    let now = timestamp(Utc::now());
+    let find = |conn: &mut DbConn| {
+        merchants::table
+            .filter(merchants::mobile.eq(mobile))
+            .select(merchants::id)
+            .first::<String>(conn)
+            .optional()
+    };
+    let id = match find(conn)? {
+        Some(id) => id,
+        None => {
+            let id = new_id("mch");
+            let inserted = diesel::insert_into(merchants::table)
+                .values((
+                    merchants::id.eq(&id),
+                    merchants::mobile.eq(mobile),
+                    merchants::created_at.eq(&now),
+                    merchants::updated_at.eq(&now),
+                ))
+                .execute(conn);
+            match inserted {
+                Ok(_) => id,
+                // A concurrent first login of the same number made it.
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => find(conn)?.ok_or_else(|| AppError::internal("merchant vanished"))?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    if context.market_id.is_some() {
+        diesel::update(merchants::table.find(&id))
+            .set((
+                merchants::stall_id.eq(&context.stall_id),
+                merchants::market_id.eq(&context.market_id),
+                merchants::updated_at.eq(&now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(id)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = merchants)]
+struct MerchantRow {
+    id: String,
+    mobile: String,
+    name: Option<String>,
+    resident_id_masked: Option<String>,
+    birth_date: Option<String>,
+    uscc: Option<String>,
+    trade: Option<String>,
+    years_in_business: Option<i32>,
+    stall_id: Option<String>,
+    market_id: Option<String>,
+    profile_completed_at: Option<String>,
+}
+
+/// The merchant `wanted`, as seen by the merchant `caller`: the two must be
+/// the same, in the query itself, so another merchant's id is a 404.
+fn load(conn: &mut DbConn, caller: &str, wanted: &str) -> AppResult<MerchantRow> {
+    merchants::table
+        .filter(merchants::id.eq(wanted))
+        .filter(merchants::id.eq(caller))
+        .select(MerchantRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+struct Place {
+    market_name: Option<String>,
+    stall_number: Option<String>,
+    stall_uscc: Option<String>,
+    stall_trade: Option<String>,
+}
+
+fn place(conn: &mut DbConn, row: &MerchantRow) -> AppResult<Place> {
+    let market_name = match &row.market_id {
+        Some(id) => markets::table
+            .find(id)
+            .select(markets::name)
+            .first::<String>(conn)
+            .optional()?,
+        None => None,
+    };
+    let stall = match &row.stall_id {
+        Some(id) => stalls::table
+            .find(id)
+            .select((stalls::number, stalls::uscc, stalls::trade))
+            .first::<(String, Option<String>, String)>(conn)
+            .optional()?,
+        None => None,
+    };
+    let (stall_number, stall_uscc, stall_trade) = match stall {
+        Some((n, u, t)) => (Some(n), u, Some(t)),
+        None => (None, None, None),
+    };
+    Ok(Place {
+        market_name,
+        stall_number,
+        stall_uscc,
+        stall_trade,
+    })
+}
+
+fn masked_mobile(mobile: &str) -> String {
+    MobileNumber::parse(mobile)
+        .map(|m| m.masked())
+        .unwrap_or_else(|_| "***".to_owned())
+}
+
+pub fn me(conn: &mut DbConn, merchant_id: &str, session_expires_at: &str) -> AppResult<MeResponse> {
+    let row = load(conn, merchant_id, merchant_id)?;
+    let place = place(conn, &row)?;
+    Ok(MeResponse {
+        merchant_id: row.id,
+        mobile_masked: masked_mobile(&row.mobile),
+        profile_complete: row.profile_completed_at.is_some(),
+        market_name: place.market_name,
+        stall_number: place.stall_number,
+        session_expires_at: session_expires_at.to_owned(),
+    })
+}
+
+/// The profile; before the first save, prefilled from the scanned stall.
+pub fn profile(conn: &mut DbConn, caller: &str, wanted: &str) -> AppResult<Profile> {
+    let row = load(conn, caller, wanted)?;
+    let place = place(conn, &row)?;
+    let complete = row.profile_completed_at.is_some();
+    Ok(Profile {
+        merchant_id: row.id,
+        complete,
+        mobile_masked: masked_mobile(&row.mobile),
+        name: row.name,
+        resident_id_masked: row.resident_id_masked,
+        birth_date: row.birth_date,
+        uscc: row.uscc.or(if complete { None } else { place.stall_uscc }),
+        trade: row.trade.or(if complete { None } else { place.stall_trade }),
+        years_in_business: row.years_in_business.and_then(|y| u32::try_from(y).ok()),
+        market_name: place.market_name,
+        stall_number: place.stall_number,
+    })
+}
+
+/// A profile that passed validation. Holds the full ID number, so no Debug.
+pub struct ValidProfile {
+    pub name: String,
+    pub resident_id: ResidentId,
+    pub uscc: Uscc,
+    pub trade: String,
+    pub years_in_business: u32,
+}
+
+/// Validates the body of `PUT /api/m/profile` field by field, from raw JSON
+/// so that a wrong type is reported against its field like any other error.
+pub fn validate_profile(body: &Value, today: CivilDate) -> Result<ValidProfile, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let text = |field: &str, errors: &mut Vec<FieldError>| -> Option<String> {
+        match body.get(field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                errors.push(FieldError::new(field, "required", "此项必填", "This field is required"));
+                None
+            }
+            Some(_) => {
+                errors.push(FieldError::new(field, "not_text", "此项应为文字", "This field must be text"));
+                None
+            }
+        }
+    };
+
+    let name = text("name", &mut errors).and_then(|n| {
+        let ok_char = |c: char| c.is_alphabetic() || matches!(c, '·' | '•' | '.' | ' ');
+        if n.chars().count() > NAME_MAX_CHARS || !n.chars().all(ok_char) {
+            errors.push(FieldError::new(
+                "name",
+                "name_invalid",
+                "姓名应为30个字以内的文字，不含数字或符号",
+                "A name is up to 30 letters, without digits or symbols",
+            ));
+            None
+        } else {
+            Some(n)
+        }
+    });
+    let resident_id = text("resident_id", &mut errors).and_then(|s| {
+        ResidentId::parse(&s, today)
+            .map_err(|e| errors.push(e.field_error("resident_id")))
+            .ok()
+    });
+    let uscc = text("uscc", &mut errors).and_then(|s| {
+        Uscc::parse(&s)
+            .map_err(|e| errors.push(e.field_error("uscc")))
+            .ok()
+    });
+    let trade = text("trade", &mut errors).and_then(|t| {
+        if t.chars().count() > TRADE_MAX_CHARS || t.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "trade",
+                "trade_invalid",
+                "经营行业应在30个字以内",
+                "The trade is up to 30 characters",
+            ));
+            None
+        } else {
+            Some(t)
+        }
+    });
+    let years = match body.get("years_in_business") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    let years = match years {
+        Some(y) if y <= u64::from(YEARS_IN_BUSINESS_MAX) => Some(y as u32),
+        _ => {
+            errors.push(FieldError::new(
+                "years_in_business",
+                "years_invalid",
+                "经营年限应为0至80之间的整数",
+                "Years in business must be a whole number from 0 to 80",
+            ));
+            None
+        }
+    };
+    // Trading longer than one has been alive is a typo in one of the two.
+    if let (Some(rid), Some(y)) = (&resident_id, years) {
+        let b = rid.birth_date();
+        let age = today.year.saturating_sub(b.year)
+            - u16::from((today.month, today.day) < (b.month, b.day));
+        if u32::from(age) < y {
+            errors.push(FieldError::new(
+                "years_in_business",
+                "years_exceed_age",
+                "经营年限超过了年龄，请核对",
+                "Years in business exceed the age on the ID number; please check",
+            ));
+        }
+    }
+    match (name, resident_id, uscc, trade, years) {
+        (Some(name), Some(resident_id), Some(uscc), Some(trade), Some(years_in_business))
+            if errors.is_empty() =>
+        {
+            Ok(ValidProfile {
+                name,
+                resident_id,
+                uscc,
+                trade,
+                years_in_business,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Saves a validated profile. The ID number is stored encrypted (bound to
+/// the merchant's id) plus its masked form; the audit row names the fields
+/// saved, never their values.
+pub fn save_profile(
+    conn: &mut DbConn,
+    fields: &FieldCipher,
+    merchant_id: &str,
+    p: &ValidProfile,
+    now: DateTime<Utc>,
+    request_id: Option<&str>,
+) -> AppResult<Profile> {
+    let now_text = timestamp(now);
+    conn.transaction(|conn| {
+        let row = load(conn, merchant_id, merchant_id)?;
+        diesel::update(merchants::table.find(merchant_id))
+            .set((
+                merchants::name.eq(&p.name),
+                merchants::resident_id_enc.eq(fields.encrypt(p.resident_id.expose(), merchant_id)),
+                merchants::resident_id_masked.eq(p.resident_id.masked()),
+                merchants::birth_date.eq(p.resident_id.birth_date().to_string()),
+                merchants::uscc.eq(p.uscc.as_str()),
+                merchants::trade.eq(&p.trade),
+                merchants::years_in_business.eq(p.years_in_business as i32),
+                merchants::profile_completed_at
+                    .eq(row.profile_completed_at.clone().unwrap_or(now_text.clone())),
+                merchants::updated_at.eq(&now_text),
+            ))
+            .execute(conn)?;
+        audit(
+            conn,
+            &actor(merchant_id),
+            if row.profile_completed_at.is_some() {
+                "merchant.profile_updated"
+            } else {
+                "merchant.profile_created"
+            },
+            "merchant",
+            Some(merchant_id),
+            row.market_id.as_deref(),
+            json!({
+                "fields": ["name", "resident_id", "uscc", "trade", "years_in_business"],
+                "individual_business": p.uscc.is_individual_business(),
+            }),
+            request_id,
+        )?;
+        AppResult::Ok(())
+    })?;
+    profile(conn, merchant_id, merchant_id)
+}
+
+/// The full resident ID number, for the credit connectors (under a valid
+/// authorization only). `None` before the profile is saved.
+pub fn resident_id(
+    conn: &mut DbConn,
+    fields: &FieldCipher,
+    merchant_id: &str,
+) -> AppResult<Option<String>> {
+    let enc: Option<String> = merchants::table
+        .find(merchant_id)
+        .select(merchants::resident_id_enc)
+        .first(conn)?;
+    match enc {
+        None => Ok(None),
+        Some(enc) => fields
+            .decrypt(&enc, merchant_id)
+            .map(Some)
+            .ok_or_else(|| AppError::internal("a resident ID does not decrypt with the field key")),
+    }
+}
+
+/// Today in China (UTC+8), the date ID birth dates are checked against.
+pub fn today_in_china(now: DateTime<Utc>) -> CivilDate {
+    use chrono::Datelike;
+    let d = (now + chrono::Duration::hours(8)).date_naive();
+    CivilDate::new(d.year() as u16, d.month() as u8, d.day() as u8).expect("a real date")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TODAY: CivilDate = CivilDate {
+        year: 2026,
+        month: 11,
+        day: 26,
+    };
+
+    fn good() -> Value {
+        json!({
+            "name": "王建国",
+            "resident_id": "11010519491231002X",
+            "uscc": "914403001922038216",
+            "trade": "石材",
+            "years_in_business": 12,
+        })
+    }
+
+    fn bad_fields(body: Value) -> Vec<String> {
+        match validate_profile(&body, TODAY) {
+            Ok(_) => vec![],
+            Err(e) => e.into_iter().map(|f| f.field).collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_profile_passes() {
+        let p = validate_profile(&good(), TODAY).unwrap();
+        assert_eq!(p.resident_id.masked(), "1101**********002X");
+        assert_eq!(p.years_in_business, 12);
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        for (field, value) in [
+            ("name", json!("")),
+            ("name", json!("王2")),
+            ("name", json!(17)),
+            ("resident_id", json!("110105194912310021")),
+            ("resident_id", Value::Null),
+            ("uscc", json!("914403001922038217")),
+            ("trade", json!("")),
+            ("trade", json!("石".repeat(31))),
+            ("years_in_business", json!(-1)),
+            ("years_in_business", json!(81)),
+            ("years_in_business", json!("many")),
+            ("years_in_business", json!(1.5)),
+        ] {
+            let mut body = good();
+            body[field] = value.clone();
+            assert_eq!(bad_fields(body), vec![field.to_owned()], "{field} = {value}");
+        }
+        let mut body = good();
+        body.as_object_mut().unwrap().remove("uscc");
+        assert_eq!(bad_fields(body), vec!["uscc".to_owned()]);
+        assert_eq!(bad_fields(json!({})).len(), 5);
+    }
+
+    #[test]
+    fn years_cannot_exceed_age() {
+        let mut body = good();
+        // Check digit for a 2010 birth date, computed rather than guessed.
+        let first17 = "11010520101231002";
+        let check = shared::ids::resident_id_check_char(first17).unwrap();
+        body["resident_id"] = json!(format!("{first17}{check}"));
+        body["years_in_business"] = json!(16);
+        assert_eq!(bad_fields(body.clone()), vec!["years_in_business".to_owned()]);
+        body["years_in_business"] = json!(15);
+        assert!(bad_fields(body).is_empty());
+    }
+
+    #[test]
+    fn china_date_is_eight_hours_ahead() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T16:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(today_in_china(t), CivilDate::new(2026, 11, 27).unwrap());
+    }
+}

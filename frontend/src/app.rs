@@ -1,0 +1,70 @@
+//! Routes and the one place that maps each to its screen.
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::components::Layout;
+use crate::pages;
+use crate::state::Settings;
+
+#[derive(Debug, Clone, PartialEq, Routable)]
+pub enum Route {
+    #[at("/")]
+    Home,
+    /// Where a stall's printed QR code points.
+    #[at("/s/:code")]
+    Scan { code: String },
+    #[at("/login")]
+    Login,
+    #[at("/profile")]
+    Profile,
+    #[at("/authorize")]
+    Authorize,
+    #[at("/decision")]
+    Decision,
+    #[at("/me/consents")]
+    Consents,
+    #[at("/manager")]
+    Manager,
+    #[at("/bank")]
+    Bank,
+    #[at("/ops")]
+    Ops,
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+fn switch(route: Route) -> Html {
+    match route {
+        Route::Home => html! { <pages::home::Home /> },
+        Route::Scan { code } => html! { <pages::scan::Scan {code} /> },
+        Route::Login => html! { <pages::login::Login /> },
+        Route::Profile => html! { <pages::profile::Profile /> },
+        Route::Authorize => html! { <pages::authorize::Authorize /> },
+        Route::Decision => html! { <pages::decision::Decision /> },
+        Route::Consents => html! { <pages::consents::Consents /> },
+        Route::Manager => html! { <pages::staff::Manager /> },
+        Route::Bank => html! { <pages::staff::Bank /> },
+        Route::Ops => html! { <pages::staff::Ops /> },
+        Route::NotFound => html! { <pages::not_found::NotFound /> },
+    }
+}
+
+#[component]
+pub fn App() -> Html {
+    let settings = use_reducer(|| {
+        let s = Settings::load();
+        s.apply_to_document();
+        s
+    });
+    html! {
+        <ContextProvider<UseReducerHandle<Settings>> context={settings}>
+            <BrowserRouter>
+                <Layout>
+                    <Switch<Route> render={switch} />
+                </Layout>
+            </BrowserRouter>
+        </ContextProvider<UseReducerHandle<Settings>>>
+    }
+}

@@ -1,0 +1,55 @@
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::app::Route;
+use crate::state::{SettingsAction, SettingsContext};
+
+#[derive(Properties, PartialEq)]
+pub struct LayoutProps {
+    #[prop_or_default]
+    pub children: Html,
+}
+
+/// Top bar with the two switches every screen needs within thumb reach:
+/// language and large text.
+#[component]
+pub fn Layout(props: &LayoutProps) -> Html {
+    let settings = use_context::<SettingsContext>().expect("settings context");
+    let lang = settings.lang;
+    let toggle_lang = {
+        let s = settings.clone();
+        Callback::from(move |_| s.dispatch(SettingsAction::ToggleLang))
+    };
+    let toggle_large = {
+        let s = settings.clone();
+        Callback::from(move |_| s.dispatch(SettingsAction::ToggleLargeText))
+    };
+    html! {
+        <>
+            <header class="topbar">
+                <Link<Route> to={Route::Home} classes="brand">
+                    <img src="/icon.svg" alt="" width="28" height="28" />
+                    <span>{ lang.pick("市场码", "Market Code") }</span>
+                </Link<Route>>
+                // The label is written in the *other* language, so someone who
+                // cannot read the current one can still find the way back.
+                <button type="button" id="lang-switch" class="switch" lang={lang.other().html_tag()}
+                        onclick={toggle_lang}>
+                    { lang.pick("English", "中文") }
+                </button>
+                <button type="button" id="large-text-switch" class="switch"
+                        aria-pressed={if settings.large_text { "true" } else { "false" }}
+                        onclick={toggle_large}>
+                    { lang.pick("大字", "Large text") }
+                </button>
+            </header>
+            <main id="content">{ props.children.clone() }</main>
+            <footer>
+                <p>{ lang.pick(
+                    "宜兴市信用体系建设试点 · 所有数据查询均经您授权并留痕。",
+                    "Yixing credit pilot · every data access needs your consent and is logged.",
+                ) }</p>
+            </footer>
+        </>
+    }
+}

@@ -1,0 +1,96 @@
+use shared::api::HealthResponse;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::app::Route;
+use crate::components::{ErrorAlert, Loading};
+use crate::state::use_lang;
+
+#[derive(Clone, PartialEq)]
+enum Health {
+    Loading,
+    Ready(HealthResponse),
+    Failed(ApiError),
+}
+
+/// What the product is, who it is for, and whether the server is reachable.
+#[component]
+pub fn Home() -> Html {
+    let lang = use_lang();
+    let health = use_state(|| Health::Loading);
+    // Bumped by "retry" to run the effect again.
+    let attempt = use_state(|| 0u32);
+
+    {
+        let health = health.clone();
+        use_effect_with(*attempt, move |_| {
+            health.set(Health::Loading);
+            wasm_bindgen_futures::spawn_local(async move {
+                health.set(match api::health().await {
+                    Ok(h) => Health::Ready(h),
+                    Err(e) => Health::Failed(e),
+                });
+            });
+        });
+    }
+    let retry = {
+        let attempt = attempt.clone();
+        Callback::from(move |()| attempt.set(*attempt + 1))
+    };
+
+    let status = match &*health {
+        Health::Loading => html! {
+            <Loading id="health-loading" label={lang.pick("正在连接服务器…", "Contacting the server…")} />
+        },
+        Health::Failed(e) => html! {
+            <ErrorAlert id="health-error" error={e.clone()} on_retry={retry} />
+        },
+        Health::Ready(h) => html! {
+            <dl class="facts" id="health">
+                <dt>{ lang.pick("市场", "Market") }</dt>
+                <dd id="health-market">{ h.market.clone().unwrap_or_default() }</dd>
+                <dt>{ lang.pick("数据库", "Database") }</dt>
+                <dd id="health-database">{ h.database.clone() }</dd>
+                <dt>{ lang.pick("版本", "Version") }</dt>
+                <dd id="health-version">{ h.version.clone() }</dd>
+                <dt>{ lang.pick("数据结构", "Schema") }</dt>
+                <dd id="health-migration">{ h.migration.clone() }</dd>
+            </dl>
+        },
+    };
+
+    html! {
+        <>
+            <h1>{ lang.pick("市场码：扫码在线获得信用贷款", "Market Code: credit for market merchants, online") }</h1>
+            <section class="card" id="for-merchants">
+                <h2>{ lang.pick("我是商户", "I run a stall") }</h2>
+                <p>{ lang.pick(
+                    "请用微信或“看宜兴”扫描您摊位上的市场码。确认摊位、登录并授权后，约一分钟即可看到预授信结果和原因。",
+                    "Scan the Market Code on your stall with WeChat or the 看宜兴 app. Confirm your stall, log in and give consent: in about a minute you see a pre-credit offer and the reasons for it.",
+                ) }</p>
+                <p class="muted">{ lang.pick(
+                    "不收任何费用。您可以随时查看和撤回授权。",
+                    "It is free. You can see and withdraw your consent at any time.",
+                ) }</p>
+                <Link<Route> to={Route::Consents} classes="btn secondary block">
+                    { lang.pick("我的授权", "My consents") }
+                </Link<Route>>
+            </section>
+            <section class="card" id="for-staff">
+                <h2>{ lang.pick("工作人员入口", "Staff") }</h2>
+                <Link<Route> to={Route::Manager} classes="btn block">
+                    <span id="manager-link">{ lang.pick("市场管理方控制台", "Market manager console") }</span>
+                </Link<Route>>
+                <div class="row">
+                    <Link<Route> to={Route::Bank} classes="btn secondary">{ lang.pick("银行", "Bank") }</Link<Route>>
+                    <Link<Route> to={Route::Ops} classes="btn secondary">{ lang.pick("运营", "Operator") }</Link<Route>>
+                </div>
+            </section>
+            <section class="card" id="server-status">
+                <h2>{ lang.pick("服务状态", "Service status") }</h2>
+                { status }
+            </section>
+        </>
+    }
+}

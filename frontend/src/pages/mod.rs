@@ -1,0 +1,11 @@
+//! One module per screen.
+
+pub mod authorize;
+pub mod consents;
+pub mod decision;
+pub mod home;
+pub mod login;
+pub mod not_found;
+pub mod profile;
+pub mod scan;
+pub mod staff;

@@ -1,0 +1,20 @@
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::app::Route;
+use crate::state::use_lang;
+
+#[component]
+pub fn NotFound() -> Html {
+    let lang = use_lang();
+    html! {
+        <section id="not-found">
+            <h1>{ lang.pick("页面不存在", "Page not found") }</h1>
+            <p>{ lang.pick(
+                "您打开的地址不存在。如果是扫码进入的，请联系市场管理处。",
+                "This address does not exist. If you scanned a code, please ask the market office.",
+            ) }</p>
+            <Link<Route> to={Route::Home} classes="btn block">{ lang.pick("返回首页", "Go to the home page") }</Link<Route>>
+        </section>
+    }
+}

@@ -1,0 +1,329 @@
+//! The merchant's profile: name, resident ID, business licence code (USCC),
+//! trade, years in business. Each field is checked in the browser by the
+//! same `shared` code the server runs, and the server's 422 lands next to the
+//! field it names, so both kinds of error look the same to the merchant.
+
+use shared::ids::{CivilDate, ResidentId, Uscc};
+use shared::merchant::{
+    NAME_MAX_CHARS, Profile as ProfileData, ProfileInput, TRADE_MAX_CHARS, YEARS_IN_BUSINESS_MAX,
+};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::app::Route;
+use crate::components::{ButtonSpinner, ErrorAlert, Loading, Skeleton, TextField};
+use crate::i18n::{Lang, Msg};
+use crate::state::use_lang;
+
+#[derive(Clone, PartialEq, Default)]
+struct Form {
+    name: String,
+    resident_id: String,
+    uscc: String,
+    trade: String,
+    years: String,
+}
+
+/// Field errors keyed by the request's JSON field name (what a 422 names).
+type Errors = Vec<(&'static str, Msg)>;
+
+const FIELDS: [&str; 5] = ["name", "resident_id", "uscc", "trade", "years_in_business"];
+
+#[derive(Clone, PartialEq)]
+enum Load {
+    Loading,
+    Ready(ProfileData),
+    Failed(ApiError),
+}
+
+#[component]
+pub fn Profile() -> Html {
+    let lang = use_lang();
+    let navigator = use_navigator();
+    let load = use_state(|| Load::Loading);
+    let attempt = use_state(|| 0u32);
+    let form = use_state(Form::default);
+    let errors = use_state(Errors::new);
+    let submit_error = use_state(|| None::<ApiError>);
+    let saving = use_state(|| false);
+
+    {
+        let (load, form, navigator) = (load.clone(), form.clone(), navigator.clone());
+        use_effect_with(*attempt, move |_| {
+            load.set(Load::Loading);
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::profile().await {
+                    Ok(p) => {
+                        form.set(Form {
+                            name: p.name.clone().unwrap_or_default(),
+                            // Never sent back in full; the merchant types it again.
+                            resident_id: String::new(),
+                            uscc: p.uscc.clone().unwrap_or_default(),
+                            trade: p.trade.clone().unwrap_or_default(),
+                            years: p
+                                .years_in_business
+                                .map(|y| y.to_string())
+                                .unwrap_or_default(),
+                        });
+                        load.set(Load::Ready(p));
+                    }
+                    Err(e) if e.status() == Some(401) => {
+                        if let Some(nav) = navigator {
+                            nav.replace(&Route::Login);
+                        }
+                    }
+                    Err(e) => load.set(Load::Failed(e)),
+                }
+            });
+        });
+    }
+
+    let profile = match &*load {
+        Load::Loading => {
+            return html! {
+                <section id="profile-page">
+                    <h1>{ lang.pick("填写经营信息", "Your business details") }</h1>
+                    <Loading id="profile-loading" label={lang.pick("正在读取…", "Loading…")} />
+                    <Skeleton lines={5} />
+                </section>
+            };
+        }
+        Load::Failed(e) => {
+            let attempt = attempt.clone();
+            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
+            return html! {
+                <section id="profile-page">
+                    <h1>{ lang.pick("填写经营信息", "Your business details") }</h1>
+                    <ErrorAlert id="profile-error" error={e.clone()} on_retry={retry} />
+                </section>
+            };
+        }
+        Load::Ready(p) => p.clone(),
+    };
+
+    // One input handler per field: update the value, clear that field's error.
+    let setter = |apply: fn(&mut Form, String), field: &'static str| {
+        let (form, errors) = (form.clone(), errors.clone());
+        Callback::from(move |v: String| {
+            let mut next = (*form).clone();
+            apply(&mut next, v);
+            form.set(next);
+            if errors.iter().any(|(f, _)| *f == field) {
+                errors.set(
+                    errors
+                        .iter()
+                        .filter(|(f, _)| *f != field)
+                        .cloned()
+                        .collect(),
+                );
+            }
+        })
+    };
+    let error_of = |field: &str| {
+        errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.in_lang(lang))
+    };
+
+    let onsubmit = {
+        let (form, errors, submit_error, saving) = (
+            form.clone(),
+            errors.clone(),
+            submit_error.clone(),
+            saving.clone(),
+        );
+        let navigator = navigator.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let input = match validate(&form) {
+                Ok(input) => input,
+                Err(found) => {
+                    errors.set(found);
+                    focus_first_error();
+                    return;
+                }
+            };
+            errors.set(Errors::new());
+            submit_error.set(None);
+            saving.set(true);
+            let (errors, submit_error, saving) =
+                (errors.clone(), submit_error.clone(), saving.clone());
+            let navigator = navigator.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::save_profile(&input).await {
+                    Ok(_) => {
+                        if let Some(nav) = navigator {
+                            nav.push(&Route::Authorize);
+                        }
+                    }
+                    Err(e) if e.status() == Some(401) => {
+                        if let Some(nav) = navigator {
+                            nav.replace(&Route::Login);
+                        }
+                    }
+                    Err(e) => {
+                        let found: Errors = FIELDS
+                            .iter()
+                            .filter_map(|f| e.field(f).map(|fe| (*f, Msg::from(fe))))
+                            .collect();
+                        // A field we do not show still needs to be seen somewhere.
+                        let unshown = matches!(&e, ApiError::Server { body, .. }
+                            if body.fields.iter().any(|f| !FIELDS.contains(&f.field.as_str())));
+                        if found.is_empty() || unshown {
+                            submit_error.set(Some(e));
+                        }
+                        if !found.is_empty() {
+                            errors.set(found);
+                            focus_first_error();
+                        }
+                    }
+                }
+                saving.set(false);
+            });
+        })
+    };
+
+    let rid_hint = profile.resident_id_masked.as_ref().map(|m| {
+        AttrValue::from(match lang {
+            Lang::Zh => format!("已登记：{m}，如需保存请重新输入"),
+            Lang::En => format!("On file: {m}. Type it again to save."),
+        })
+    });
+    let where_ = match (&profile.market_name, &profile.stall_number) {
+        (Some(m), Some(s)) => Some(format!("{m} · {s}")),
+        (Some(m), None) => Some(m.clone()),
+        _ => None,
+    };
+
+    html! {
+        <section id="profile-page">
+            <h1>{ lang.pick("填写经营信息", "Your business details") }</h1>
+            if let Some(w) = where_ {
+                <p class="muted" id="profile-stall">{ w }</p>
+            }
+            <form {onsubmit} novalidate=true>
+                <TextField id="name" label={lang.pick("姓名", "Full name")}
+                           value={form.name.clone()} oninput={setter(|f, v| f.name = v, "name")}
+                           error={error_of("name")} autocomplete="name"
+                           maxlength={NAME_MAX_CHARS.to_string()} />
+                <TextField id="resident-id" label={lang.pick("居民身份证号", "Resident ID number")}
+                           value={form.resident_id.clone()}
+                           oninput={setter(|f, v| f.resident_id = v, "resident_id")}
+                           error={error_of("resident_id")} hint={rid_hint}
+                           autocomplete="off" maxlength="22" />
+                <TextField id="uscc" label={lang.pick("统一社会信用代码（营业执照）", "Unified social credit code (business licence)")}
+                           value={form.uscc.clone()} oninput={setter(|f, v| f.uscc = v, "uscc")}
+                           error={error_of("uscc")}
+                           hint={lang.pick("18位，个体工商户以92开头", "18 characters; individual businesses start with 92")}
+                           autocomplete="off" maxlength="22" />
+                <TextField id="trade" label={lang.pick("经营类别", "Trade")}
+                           value={form.trade.clone()} oninput={setter(|f, v| f.trade = v, "trade")}
+                           error={error_of("trade")}
+                           hint={lang.pick("如：石材、建材、餐饮", "e.g. stone, building materials, food")}
+                           maxlength={TRADE_MAX_CHARS.to_string()} />
+                <TextField id="years" label={lang.pick("经营年限（年）", "Years in business")}
+                           value={form.years.clone()}
+                           oninput={setter(|f, v| f.years = v, "years_in_business")}
+                           error={error_of("years_in_business")}
+                           inputmode="numeric" maxlength="2" />
+                if let Some(e) = &*submit_error {
+                    <ErrorAlert id="profile-submit-error" error={e.clone()} />
+                }
+                <button type="submit" id="save-profile" class="btn block" disabled={*saving}>
+                    if *saving {
+                        <ButtonSpinner />{ lang.pick("保存中…", "Saving…") }
+                    } else {
+                        { lang.pick("保存并继续", "Save and continue") }
+                    }
+                </button>
+            </form>
+        </section>
+    }
+}
+
+/// Every field's problem at once, so the merchant fixes them in one pass.
+fn validate(form: &Form) -> Result<ProfileInput, Errors> {
+    let mut errors = Errors::new();
+    let name = form.name.trim();
+    if name.is_empty() {
+        errors.push(("name", Msg::new("请填写姓名", "Enter your name")));
+    } else if name.chars().count() > NAME_MAX_CHARS {
+        errors.push(("name", Msg::new("姓名过长", "The name is too long")));
+    }
+    let resident_id = match ResidentId::parse(&form.resident_id, today()) {
+        Ok(id) => id.expose().to_owned(),
+        Err(e) => {
+            errors.push(("resident_id", Msg::from(e)));
+            String::new()
+        }
+    };
+    let uscc = match Uscc::parse(&form.uscc) {
+        Ok(u) => u.as_str().to_owned(),
+        Err(e) => {
+            errors.push(("uscc", Msg::from(e)));
+            String::new()
+        }
+    };
+    let trade = form.trade.trim();
+    if trade.is_empty() {
+        errors.push(("trade", Msg::new("请填写经营类别", "Enter your trade")));
+    } else if trade.chars().count() > TRADE_MAX_CHARS {
+        errors.push(("trade", Msg::new("经营类别过长", "The trade is too long")));
+    }
+    let years = match form.years.trim().parse::<u32>() {
+        Ok(y) if y <= YEARS_IN_BUSINESS_MAX => y,
+        _ => {
+            errors.push((
+                "years_in_business",
+                Msg::new(
+                    "请填写经营年数（0到80的整数）",
+                    "Enter the number of years (a whole number, 0 to 80)",
+                ),
+            ));
+            0
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ProfileInput {
+        name: name.to_owned(),
+        resident_id,
+        uscc,
+        trade: trade.to_owned(),
+        years_in_business: years,
+    })
+}
+
+/// The browser's local date: enough to refuse a birth date in the future.
+fn today() -> CivilDate {
+    let now = js_sys::Date::new_0();
+    CivilDate::new(
+        now.get_full_year() as u16,
+        now.get_month() as u8 + 1,
+        now.get_date() as u8,
+    )
+    .unwrap_or(CivilDate {
+        year: 2100,
+        month: 1,
+        day: 1,
+    })
+}
+
+/// Moves focus (and the screen) to the first field in error after the next
+/// render, so on a small phone the merchant sees what to fix.
+fn focus_first_error() {
+    gloo_timers::callback::Timeout::new(0, || {
+        let el = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector(".field.invalid input").ok().flatten());
+        if let Some(el) =
+            el.and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+        {
+            let _ = el.focus();
+        }
+    })
+    .forget();
+}

@@ -1,0 +1,156 @@
+//! `/s/:code`: where a stall's QR code lands. Before asking for anything the
+//! merchant sees whose stall this is and confirms it.
+
+use shared::merchant::CodeInfo;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::app::Route;
+use crate::components::{ErrorAlert, Loading, Skeleton};
+use crate::state::{remember_scanned_code, use_lang};
+
+#[derive(Properties, PartialEq)]
+pub struct ScanProps {
+    pub code: String,
+}
+
+#[derive(Clone, PartialEq)]
+enum Load {
+    Loading,
+    Ready(CodeInfo),
+    Failed(ApiError),
+}
+
+#[component]
+pub fn Scan(props: &ScanProps) -> Html {
+    let lang = use_lang();
+    let navigator = use_navigator();
+    let load = use_state(|| Load::Loading);
+    let attempt = use_state(|| 0u32);
+    // Set when the merchant says "not my stall".
+    let denied = use_state(|| false);
+
+    {
+        let load = load.clone();
+        let code = props.code.clone();
+        use_effect_with((code, *attempt), move |(code, _)| {
+            let code = code.clone();
+            load.set(Load::Loading);
+            wasm_bindgen_futures::spawn_local(async move {
+                load.set(match api::code_info(&code).await {
+                    Ok(info) => Load::Ready(info),
+                    Err(e) => Load::Failed(e),
+                });
+            });
+        });
+    }
+
+    match &*load {
+        Load::Loading => html! {
+            <section id="scan">
+                <Loading id="code-loading" label={lang.pick("正在核对二维码…", "Checking the code…")} />
+                <Skeleton lines={4} />
+            </section>
+        },
+        Load::Failed(e) if e.is_permanent() => html! {
+            <section id="code-invalid">
+                <h1>{ lang.pick("此二维码无效", "This code is not valid") }</h1>
+                <p>{ lang.pick("请联系市场管理处。", "Please ask the market office.") }</p>
+                // The refusal's own wording says why (revoked, forged, unknown).
+                <p class="muted" id="code-invalid-reason">{ e.message(lang) }</p>
+            </section>
+        },
+        Load::Failed(e) => {
+            let attempt = attempt.clone();
+            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
+            html! {
+                <section id="scan">
+                    <h1>{ lang.pick("暂时无法核对二维码", "Cannot check the code right now") }</h1>
+                    <ErrorAlert id="code-error" error={e.clone()} on_retry={retry} />
+                </section>
+            }
+        }
+        Load::Ready(info) if *denied => html! {
+            <section id="stall-denied">
+                <h1>{ lang.pick("摊位信息不符", "Not your stall") }</h1>
+                <p>{ lang.pick(
+                    "请勿继续。请联系市场管理处核对摊位信息：",
+                    "Please stop here and ask the market office to check the stall details:",
+                ) }</p>
+                <OfficePhone phone={info.market_office_phone.clone()} />
+            </section>
+        },
+        Load::Ready(info) => {
+            let confirm = {
+                let code = props.code.clone();
+                Callback::from(move |_| {
+                    remember_scanned_code(&code);
+                    if let Some(nav) = &navigator {
+                        nav.push(&Route::Login);
+                    }
+                })
+            };
+            let deny = {
+                let denied = denied.clone();
+                Callback::from(move |_| denied.set(true))
+            };
+            let stall = info
+                .stall_number
+                .clone()
+                .unwrap_or_else(|| lang.pick("（市场通用码）", "(market-wide code)").to_owned());
+            html! {
+                <section id="scan">
+                    <h1>{ lang.pick("这是我的摊位吗？", "Is this your stall?") }</h1>
+                    <div class="card" id="code-info">
+                        <dl class="facts">
+                            <dt>{ lang.pick("市场", "Market") }</dt>
+                            <dd id="code-market">{ info.market_name.clone() }</dd>
+                            <dt>{ lang.pick("摊位号", "Stall") }</dt>
+                            <dd id="code-stall">{ stall }</dd>
+                            if let Some(zone) = &info.zone {
+                                <dt>{ lang.pick("区域", "Zone") }</dt>
+                                <dd id="code-zone">{ zone.clone() }</dd>
+                            }
+                            if let Some(trade) = &info.trade {
+                                <dt>{ lang.pick("经营类别", "Trade") }</dt>
+                                <dd id="code-trade">{ trade.clone() }</dd>
+                            }
+                            if let Some(holder) = &info.holder_name_masked {
+                                <dt>{ lang.pick("登记人", "Holder") }</dt>
+                                <dd id="code-holder">{ holder.clone() }</dd>
+                            }
+                            <dt>{ lang.pick("管理处电话", "Office phone") }</dt>
+                            <dd><a id="code-phone" href={format!("tel:{}", info.market_office_phone)}>
+                                { info.market_office_phone.clone() }
+                            </a></dd>
+                        </dl>
+                    </div>
+                    <div class="row">
+                        <button type="button" id="confirm-stall" class="btn" onclick={confirm}>
+                            { lang.pick("是，是我的", "Yes, it is mine") }
+                        </button>
+                        <button type="button" id="deny-stall" class="btn secondary" onclick={deny}>
+                            { lang.pick("不是", "No") }
+                        </button>
+                    </div>
+                </section>
+            }
+        }
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct OfficePhoneProps {
+    phone: String,
+}
+
+/// A big tap-to-call link: the fix for most problems here is a phone call.
+#[component]
+fn OfficePhone(props: &OfficePhoneProps) -> Html {
+    html! {
+        <a id="office-phone" class="btn block secondary" href={format!("tel:{}", props.phone)}>
+            { format!("☎ {}", props.phone) }
+        </a>
+    }
+}

@@ -1,0 +1,93 @@
+//! App-wide settings (language, large text), shared through a context and
+//! kept in local storage so an older merchant who switched on large text does
+//! not have to find the switch again on the next scan.
+
+use std::rc::Rc;
+
+use gloo_storage::{LocalStorage, SessionStorage, Storage};
+use yew::prelude::*;
+
+use crate::i18n::Lang;
+
+const LANG_KEY: &str = "mc.lang";
+const LARGE_KEY: &str = "mc.large_text";
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Settings {
+    pub lang: Lang,
+    pub large_text: bool,
+}
+
+pub enum SettingsAction {
+    ToggleLang,
+    ToggleLargeText,
+}
+
+impl Settings {
+    pub fn load() -> Self {
+        let lang = LocalStorage::get::<String>(LANG_KEY)
+            .map(|v| Lang::from_storage(&v))
+            .unwrap_or_default();
+        let large_text = LocalStorage::get::<bool>(LARGE_KEY).unwrap_or(false);
+        Self { lang, large_text }
+    }
+
+    fn save(&self) {
+        // Storage can be full or disabled (private mode in some webviews); the
+        // setting then simply lasts for this visit.
+        let _ = LocalStorage::set(LANG_KEY, self.lang.storage_value());
+        let _ = LocalStorage::set(LARGE_KEY, self.large_text);
+    }
+
+    /// Reflects the settings on `<html>`: `lang` for screen readers and font
+    /// choice, the `large` class so every rem-sized rule grows together.
+    pub fn apply_to_document(&self) {
+        let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        else {
+            return;
+        };
+        let _ = root.set_attribute("lang", self.lang.html_tag());
+        let class = if self.large_text { "large" } else { "" };
+        let _ = root.set_attribute("class", class);
+    }
+}
+
+impl Reducible for Settings {
+    type Action = SettingsAction;
+
+    fn reduce(self: Rc<Self>, action: SettingsAction) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match action {
+            SettingsAction::ToggleLang => next.lang = next.lang.other(),
+            SettingsAction::ToggleLargeText => next.large_text = !next.large_text,
+        }
+        next.save();
+        next.apply_to_document();
+        Rc::new(next)
+    }
+}
+
+pub type SettingsContext = UseReducerHandle<Settings>;
+
+/// The current language; every page needs it.
+#[hook]
+pub fn use_lang() -> Lang {
+    use_context::<SettingsContext>()
+        .map(|s| s.lang)
+        .unwrap_or_default()
+}
+
+const CODE_KEY: &str = "mc.scanned_code";
+
+/// The stall code the merchant confirmed, carried from the scan screen to
+/// the login (the server ties the merchant to the stall then). Session
+/// storage: it survives a reload while the SMS arrives, and no longer.
+pub fn remember_scanned_code(code: &str) {
+    let _ = SessionStorage::set(CODE_KEY, code);
+}
+
+pub fn scanned_code() -> Option<String> {
+    SessionStorage::get::<String>(CODE_KEY).ok()
+}

@@ -1,0 +1,12 @@
+//! Everything the browser and the server must agree on: API request and
+//! response types, the error body, and the validation of identifiers.
+//!
+//! This crate compiles for `wasm32-unknown-unknown` and for the server. It
+//! does no IO and reads no clock: callers pass "now" in where it matters.
+
+pub mod api;
+pub mod decision;
+pub mod error;
+pub mod ids;
+pub mod merchant;
+pub mod stall_code;

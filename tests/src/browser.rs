@@ -1,0 +1,84 @@
+//! Headless Chromium through chromedriver, as a merchant's phone sees the app:
+//! a 390×844 viewport and WeChat's in-app browser user agent.
+
+use std::path::PathBuf;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// The user agent of WeChat's in-app browser on Android.
+pub const WECHAT_UA: &str = "Mozilla/5.0 (Linux; Android 12; V2055A Build/SP1A.210812.003; wv) \
+AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/107.0.5304.141 Mobile Safari/537.36 \
+XWEB/5169 MMWEBSDK/20230303 MMWEBID/2586 MicroMessenger/8.0.34.2340(0x2800225B) WeChat/arm64 \
+Weixin NetType/4G Language/zh_CN ABI/arm64";
+
+/// Starts a fresh browser session in the phone viewport.
+pub async fn phone() -> Client {
+    let webdriver = super::required("E2E_WEBDRIVER_URL");
+    let profile = std::env::temp_dir().join(format!(
+        "market-code-chrome-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    ));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": std::env::var("E2E_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic",
+                "--hide-scrollbars", "--lang=zh-CN",
+                format!("--user-data-dir={}", profile.display()),
+                format!("--user-agent={WECHAT_UA}"),
+            ],
+            "mobileEmulation": {
+                "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "touch": true },
+                "userAgent": WECHAT_UA,
+            },
+        }),
+    );
+    ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&webdriver)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start Chromium through {webdriver}: {e}"))
+}
+
+/// Waits (up to 15 s) for an element matching `css` whose text contains
+/// `needle`, and returns its text. Panics with what was on the page instead.
+pub async fn wait_for_text(client: &Client, css: &str, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Ok(el) = client.find(Locator::Css(css)).await
+            && let Ok(text) = el.text().await
+            && text.contains(needle)
+        {
+            return text;
+        }
+        if std::time::Instant::now() > deadline {
+            let body = match client.find(Locator::Css("body")).await {
+                Ok(b) => b.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            panic!("no {css:?} containing {needle:?} within 15 s; the page shows:\n{body}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Saves a PNG of the current screen as `<E2E_SCREENSHOT_DIR>/<name>.png`.
+pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    let dir = PathBuf::from(
+        std::env::var("E2E_SCREENSHOT_DIR").unwrap_or_else(|_| "target/e2e".to_owned()),
+    );
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    let png = client.screenshot().await.expect("screenshot");
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("write screenshot");
+    path
+}

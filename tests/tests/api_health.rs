@@ -1,0 +1,91 @@
+//! The API basics every later issue relies on: health, JSON errors, the SPA
+//! fallback and caching, request ids.
+
+use shared::api::HealthResponse;
+use shared::error::ApiErrorBody;
+
+#[tokio::test]
+async fn health_names_the_backend_and_the_migration_level() {
+    let res = e2e::client().get(e2e::url("/api/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers().contains_key("x-request-id"),
+        "every response carries a request id"
+    );
+    let health: HealthResponse = res.json().await.unwrap();
+    assert_eq!(health.database, e2e::database());
+    assert!(
+        health.migration.starts_with("2026") || health.migration.starts_with("2027"),
+        "migration level looks like a migration version: {:?}",
+        health.migration
+    );
+    assert_eq!(health.market.as_deref(), Some("万石石材市场"), "the demo seed ran");
+}
+
+#[tokio::test]
+async fn unknown_api_route_is_a_json_404() {
+    let res = e2e::client()
+        .get(e2e::url("/api/no/such/thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: ApiErrorBody = res.json().await.unwrap();
+    assert_eq!(body.code, "no_such_endpoint");
+    assert!(!body.message_zh.is_empty() && !body.message_en.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_method_is_a_json_405() {
+    let res = e2e::client()
+        .post(e2e::url("/api/health"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let body: ApiErrorBody = res.json().await.unwrap();
+    assert_eq!(body.code, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn client_routes_get_the_spa_uncached() {
+    for path in ["/", "/s/whatever", "/manager", "/me/consents"] {
+        let res = e2e::client().get(e2e::url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(
+            res.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-cache"),
+            "{path}: index.html must never be cached"
+        );
+        let text = res.text().await.unwrap();
+        assert!(text.contains("<html"), "{path} serves index.html");
+        assert!(text.contains(".wasm") || text.contains(".js"), "{path}: the built SPA, not a stub");
+    }
+}
+
+#[tokio::test]
+async fn hashed_assets_are_cached_for_a_year_and_served_gzipped() {
+    let client = e2e::client();
+    let index = client.get(e2e::url("/")).send().await.unwrap().text().await.unwrap();
+    // The wasm file Trunk linked, e.g. /frontend-0123456789abcdef_bg.wasm
+    let wasm = index
+        .split(['"', '\''])
+        .find(|s| s.ends_with("_bg.wasm"))
+        .expect("index.html links a wasm file")
+        .to_owned();
+    let res = client
+        .get(e2e::url(&format!("/{}", wasm.trim_start_matches('/'))))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cache = res.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert!(cache.contains("immutable"), "{wasm}: {cache}");
+    assert_eq!(
+        res.headers().get("content-encoding").and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+}

@@ -1,0 +1,110 @@
+//! `cargo xtask run` and `cargo xtask test`: the README's two commands.
+//!
+//! Build automation in Rust, in the repo (matklad's xtask pattern): no make,
+//! no shell dialect. Each step says what it does in one line.
+
+mod spa;
+mod server;
+mod test;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  run            install what is missing, build the SPA and the server, migrate,
+                 seed the demo market, serve on http://127.0.0.1:8080
+                 (MARKET_CODE_ADDR, DATABASE_URL and the rest: see README)
+  test           every test: unit, API (SQLite, then PostgreSQL when one answers),
+                 browser (headless Chromium); ends with `N passed, N failed`
+  record-size    build the SPA and write its first-load size into BENCHMARKS.md
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(),
+        Some("test") => test::run_all(&args[1..]),
+        Some("record-size") => record_size(),
+        _ => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits inside the workspace")
+        .to_path_buf()
+}
+
+/// Cargo's target folder, honouring `CARGO_TARGET_DIR`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Prints a step's one-line heading.
+pub fn step(message: &str) {
+    println!("==> {message}");
+}
+
+/// Runs a command to completion, failing with its name if it fails.
+pub fn run_cmd(cmd: &mut Command) -> Result {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", describe(cmd)))
+    }
+}
+
+pub fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run() -> Result {
+    tools::ensure_build_tools()?;
+    spa::build()?;
+    step("building the server (release)");
+    run_cmd(cargo().args(["build", "--release", "--quiet", "-p", "backend"]))?;
+    let backend = target_dir().join("release").join("backend");
+    step("migrating and seeding the demo market");
+    run_cmd(Command::new(&backend).arg("seed-demo").current_dir(root()))?;
+    server::serve_foreground(&backend)
+}
+
+fn record_size() -> Result {
+    tools::ensure_build_tools()?;
+    let size = spa::build()?;
+    spa::record_in_benchmarks(&size)
+}

@@ -1,0 +1,175 @@
+//! Installs what the build and the tests need, only when missing, each with a
+//! one-line message. Nothing is downloaded outside the package registries:
+//! Trunk is told (Trunk.toml) to use these exact versions, offline.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::{Result, root, run_cmd};
+
+pub const TRUNK_VERSION: &str = "0.21.14";
+pub const BINARYEN_VERSION: &str = "132";
+
+/// Folder of project-local tools (git-ignored); its `node_modules/.bin` goes
+/// first on PATH for Trunk.
+pub fn tools_dir() -> PathBuf {
+    root().join("tools")
+}
+
+/// PATH with the project-local tools first.
+pub fn path_with_tools() -> String {
+    let bin = tools_dir().join("node_modules").join(".bin");
+    match std::env::var("PATH") {
+        Ok(p) => format!("{}:{p}", bin.display()),
+        Err(_) => bin.display().to_string(),
+    }
+}
+
+/// The first line a `<tool> --version` prints, or None when it does not run.
+fn version_of(program: &str) -> Option<String> {
+    let out = Command::new(program)
+        .arg("--version")
+        .env("PATH", path_with_tools())
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_owned())
+}
+
+/// The `wasm-bindgen` version Cargo.lock pins: the CLI must match it exactly.
+pub fn locked_wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
+                return Ok(v.trim_matches('"').to_owned());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen entry".into())
+}
+
+pub fn ensure_build_tools() -> Result {
+    ensure_wasm_target()?;
+    ensure_trunk()?;
+    ensure_wasm_bindgen()?;
+    ensure_wasm_opt()
+}
+
+fn ensure_wasm_target() -> Result {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("rustup is needed: {e}"))?;
+    if !String::from_utf8_lossy(&out.stdout).contains("wasm32-unknown-unknown") {
+        println!("installing the wasm32-unknown-unknown target (rustup)");
+        run_cmd(
+            Command::new("rustup")
+                .args(["target", "add", "wasm32-unknown-unknown"])
+                .current_dir(root()),
+        )?;
+    }
+    Ok(())
+}
+
+fn ensure_trunk() -> Result {
+    if version_of("trunk").is_some_and(|v| v.ends_with(TRUNK_VERSION)) {
+        return Ok(());
+    }
+    println!("installing trunk {TRUNK_VERSION} (cargo install; about 8 minutes on 2 cores)");
+    run_cmd(Command::new("cargo").args([
+        "install",
+        "trunk",
+        "--version",
+        TRUNK_VERSION,
+        "--locked",
+        "--quiet",
+    ]))
+}
+
+fn ensure_wasm_bindgen() -> Result {
+    let want = locked_wasm_bindgen_version()?;
+    if version_of("wasm-bindgen").is_some_and(|v| v.split_whitespace().nth(1) == Some(&want)) {
+        return Ok(());
+    }
+    println!("installing wasm-bindgen-cli {want} (cargo install; the version Cargo.lock pins)");
+    // Not --locked: one of its locked dependencies is missing from the registry.
+    run_cmd(Command::new("cargo").args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &want,
+        "--force",
+        "--quiet",
+    ]))
+}
+
+fn ensure_wasm_opt() -> Result {
+    if version_of("wasm-opt").is_some_and(|v| v.contains(&format!("version {BINARYEN_VERSION}"))) {
+        return Ok(());
+    }
+    println!("installing wasm-opt (npm binaryen@{BINARYEN_VERSION}) into tools/");
+    let dir = tools_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    run_cmd(
+        Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--prefix",
+                &dir.display().to_string(),
+                &format!("binaryen@{BINARYEN_VERSION}"),
+            ])
+            .current_dir(&dir),
+    )
+}
+
+/// Chromium and its driver for the browser tests, from Debian's packages.
+pub fn ensure_chromium() -> Result<(PathBuf, PathBuf)> {
+    let find = |names: &[&str]| {
+        names.iter().find_map(|n| {
+            let out = Command::new("which").arg(n).output().ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        })
+    };
+    let browsers = ["chromium", "chromium-browser"];
+    if let (Some(b), Some(d)) = (find(&browsers), find(&["chromedriver"])) {
+        return Ok((b, d));
+    }
+    println!("installing chromium and chromium-driver (apt-get)");
+    let sudo = !is_root();
+    let apt = |args: &[&str]| {
+        let mut c = if sudo {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        } else {
+            Command::new("apt-get")
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c.stdout(Stdio::null());
+        run_cmd(&mut c)
+    };
+    apt(&["update", "-qq"])?;
+    apt(&["install", "-y", "-qq", "chromium", "chromium-driver"])?;
+    match (find(&browsers), find(&["chromedriver"])) {
+        (Some(b), Some(d)) => Ok((b, d)),
+        _ => Err("chromium or chromedriver still missing after apt-get install".into()),
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
