@@ -56,7 +56,9 @@ pub fn router(state: AppState) -> Router {
                             )
                         })
                         .on_response(
-                            |res: &axum::http::Response<_>, latency: Duration, _: &tracing::Span| {
+                            |res: &axum::http::Response<_>,
+                             latency: Duration,
+                             _: &tracing::Span| {
                                 tracing::info!(
                                     status = res.status().as_u16(),
                                     ms = latency.as_millis() as u64,

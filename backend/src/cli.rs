@@ -31,7 +31,10 @@ enum Command {
     /// market-wide one.
     StallUrl {
         /// The stall number, e.g. `A-01`.
-        #[arg(required_unless_present = "market_wide", conflicts_with = "market_wide")]
+        #[arg(
+            required_unless_present = "market_wide",
+            conflicts_with = "market_wide"
+        )]
         stall: Option<String>,
         /// The market's name; default: the first market.
         #[arg(long)]
@@ -92,10 +95,21 @@ pub fn main() -> ExitCode {
         }),
         Command::SeedDemo => seed_demo(),
         Command::PgDatabase { action, url } => pg_database(&action, &url),
-        Command::ImportCreditData { dir } => with_db(|pool, _| crate::credit::cli_import(pool, &dir)),
-        Command::GenerateCreditData { count, seed, as_of, out_dir } => crate::credit::cli_generate(count, seed, as_of, &out_dir),
-        Command::Replay { decision_id } => with_db(|pool, _| crate::decisions::cli_replay(pool, &decision_id)),
-        Command::Backtest { policy, data } => crate::decisions::cli_backtest(policy.as_deref(), data.as_deref()),
+        Command::ImportCreditData { dir } => {
+            with_db(|pool, _| crate::credit::cli_import(pool, &dir))
+        }
+        Command::GenerateCreditData {
+            count,
+            seed,
+            as_of,
+            out_dir,
+        } => crate::credit::cli_generate(count, seed, as_of, &out_dir),
+        Command::Replay { decision_id } => {
+            with_db(|pool, _| crate::decisions::cli_replay(pool, &decision_id))
+        }
+        Command::Backtest { policy, data } => {
+            crate::decisions::cli_backtest(policy.as_deref(), data.as_deref())
+        }
         Command::StallUrl {
             stall,
             market,
@@ -114,6 +128,7 @@ pub fn main() -> ExitCode {
 /// Opens and migrates the configured database, then runs `f`.
 fn with_db(f: impl FnOnce(&db::DbPool, String) -> Result<(), String>) -> Result<(), String> {
     let config = Config::from_env()?;
+    ensure_pg_database(&config.database_url)?;
     let pool = db::connect(&config.database_url)?;
     let level = db::migrate(&pool)?;
     f(&pool, level)
@@ -132,7 +147,11 @@ fn seed_demo() -> Result<(), String> {
             crate::seed::DEMO_MARKET,
             report.stalls_added,
             report.banks_added,
-            if report.manager_added { "added" } else { "already there" }
+            if report.manager_added {
+                "added"
+            } else {
+                "already there"
+            }
         );
         Ok(())
     })
@@ -157,6 +176,7 @@ fn stall_url(market: Option<&str>, stall: Option<&str>) -> Result<(), String> {
 fn serve() -> Result<(), String> {
     let config = Config::from_env()?;
     let backend = Backend::from_url(&config.database_url);
+    ensure_pg_database(&config.database_url)?;
     let pool = db::connect(&config.database_url)?;
     let migration = db::migrate(&pool)?;
     tracing::info!(database = backend.name(), %migration, "database ready");
@@ -207,6 +227,24 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// `DATABASE_URL=postgres://…/somedb cargo xtask run` should just work, as the
+/// SQLite default does: a database that does not exist yet is created.
+fn ensure_pg_database(url: &str) -> Result<(), String> {
+    use diesel::{Connection, PgConnection};
+    if Backend::from_url(url) != Backend::Postgres {
+        return Ok(());
+    }
+    match PgConnection::establish(url) {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("does not exist") => {
+            tracing::info!("creating the PostgreSQL database named in DATABASE_URL");
+            pg_database("create", url)
+        }
+        // Left to the pool, which reports it with the backend's name.
+        Err(_) => Ok(()),
+    }
+}
+
 fn pg_database(action: &str, url: &str) -> Result<(), String> {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection};
@@ -214,7 +252,9 @@ fn pg_database(action: &str, url: &str) -> Result<(), String> {
         .rsplit_once('/')
         .ok_or_else(|| format!("{url} has no database name"))?;
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(format!("database name {name:?} must be letters, digits and _"));
+        return Err(format!(
+            "database name {name:?} must be letters, digits and _"
+        ));
     }
     let mut conn = PgConnection::establish(&format!("{server}/postgres"))
         .map_err(|e| format!("cannot reach PostgreSQL at {server}: {e}"))?;

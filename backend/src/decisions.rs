@@ -83,7 +83,15 @@ pub fn decide_for(
     subject: &Subject<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<StoredDecision> {
-    decide_with(conn, current_policy(), actor, merchant_id, consent_id, subject, now)
+    decide_with(
+        conn,
+        current_policy(),
+        actor,
+        merchant_id,
+        consent_id,
+        subject,
+        now,
+    )
 }
 
 /// [`decide_for`] under a given policy (tests, and a future policy switch).
@@ -235,9 +243,17 @@ pub fn replay(conn: &mut DbConn, decision_id: &str) -> AppResult<ReplayReport> {
         }
     };
     let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
-    check("outcome", Value::from(row.outcome.clone()), Value::from(d.outcome.as_str()));
+    check(
+        "outcome",
+        Value::from(row.outcome.clone()),
+        Value::from(d.outcome.as_str()),
+    );
     check("score", Value::from(row.score), Value::from(d.score));
-    check("grade", Value::from(row.grade.clone()), Value::from(d.grade.as_str()));
+    check(
+        "grade",
+        Value::from(row.grade.clone()),
+        Value::from(d.grade.as_str()),
+    );
     check(
         "terms",
         row.terms.as_deref().map_or(Value::Null, parse),
@@ -390,7 +406,10 @@ impl std::fmt::Display for BacktestReport {
             "average offer: ¥{avg:.0} ({} of {offers} capped by rent evidence)",
             self.offers_capped
         )?;
-        writeln!(f, "reason codes (share of merchants; first reason in brackets):")?;
+        writeln!(
+            f,
+            "reason codes (share of merchants; first reason in brackets):"
+        )?;
         let mut codes: Vec<_> = self.reasons.iter().collect();
         codes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         for (code, k) in codes {
@@ -403,7 +422,10 @@ impl std::fmt::Display for BacktestReport {
 
 /// `backend backtest [--policy FILE] [--data DIR]`: the built-in policy and
 /// the generated default population unless told otherwise.
-pub fn cli_backtest(policy_file: Option<&std::path::Path>, data: Option<&std::path::Path>) -> Result<(), String> {
+pub fn cli_backtest(
+    policy_file: Option<&std::path::Path>,
+    data: Option<&std::path::Path>,
+) -> Result<(), String> {
     let policy = match policy_file {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -414,7 +436,12 @@ pub fn cli_backtest(policy_file: Option<&std::path::Path>, data: Option<&std::pa
     let started = std::time::Instant::now();
     let ds = match data {
         Some(dir) => crate::credit::csvio::read_dir(dir).map_err(|errors| {
-            errors.iter().take(20).map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            errors
+                .iter()
+                .take(20)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
         })?,
         None => crate::credit::generate::generate(
             crate::credit::generate::DEFAULT_COUNT,
@@ -432,4 +459,351 @@ pub fn cli_backtest(policy_file: Option<&std::path::Path>, data: Option<&std::pa
     report.seconds = started.elapsed().as_secs_f64();
     print!("{report}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::Connection;
+    use diesel_migrations::MigrationHarness;
+
+    use super::*;
+    use crate::connectors::{AccessLogRow, Consent};
+    use crate::credit::schema::{access_log, consents, credit_tax_grades};
+    use crate::credit::{csvio, generate, store};
+
+    fn conn() -> DbConn {
+        let mut c = DbConn::establish(":memory:").unwrap();
+        if let DbConn::Sqlite(s) = &mut c {
+            s.run_pending_migrations(crate::db::SQLITE_MIGRATIONS)
+                .unwrap();
+        }
+        c
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-26T02:00:00Z".parse().unwrap()
+    }
+
+    fn consent(conn: &mut DbConn, merchant: &str, change: impl FnOnce(&mut Consent)) -> String {
+        let mut c = Consent {
+            id: new_id("cns"),
+            merchant_id: merchant.into(),
+            letter_version: "2026.11".into(),
+            text_sha256: "0".repeat(64),
+            categories: serde_json::to_string(&Source::ALL).unwrap(),
+            bank_ids: "[\"bnk_1\"]".into(),
+            purpose: PURPOSE_PRE_CREDIT.into(),
+            granted_at: "2026-11-26T01:00:00.000Z".into(),
+            expires_at: "2027-11-26T01:00:00.000Z".into(),
+            withdrawn_at: None,
+            channel: "wechat".into(),
+            client_ip: "127.0.0.1".into(),
+            user_agent: "test".into(),
+        };
+        change(&mut c);
+        diesel::insert_into(consents::table)
+            .values(&c)
+            .execute(conn)
+            .unwrap();
+        c.id
+    }
+
+    /// Imports a small generated population and returns one subject's USCC.
+    fn with_population(conn: &mut DbConn) -> String {
+        let ds = generate::generate(30, 11, "2026-11-20".parse().unwrap());
+        store::import_dataset(conn, &ds, "test", "test", now()).unwrap();
+        ds.registration[0].uscc.clone()
+    }
+
+    fn log_rows(conn: &mut DbConn) -> Vec<AccessLogRow> {
+        access_log::table
+            .select(AccessLogRow::as_select())
+            .load(conn)
+            .unwrap()
+    }
+
+    #[test]
+    fn without_a_valid_consent_nothing_is_read_and_the_refusal_is_logged() {
+        let mut c = conn();
+        let uscc = with_population(&mut c);
+        let subject = Subject {
+            uscc: &uscc,
+            birth_date: None,
+        };
+        let other = consent(&mut c, "mer_other", |_| {});
+        let withdrawn = consent(&mut c, "mer_1", |x| {
+            x.withdrawn_at = Some("2026-11-26T01:30:00.000Z".into())
+        });
+        let expired = consent(&mut c, "mer_1", |x| {
+            x.expires_at = "2026-11-26T01:59:59.999Z".into()
+        });
+        let not_yet = consent(&mut c, "mer_1", |x| {
+            x.granted_at = "2026-11-26T02:00:00.001Z".into()
+        });
+        let narrow = consent(&mut c, "mer_1", |x| {
+            x.categories = "[\"registration\",\"tax\"]".into()
+        });
+        let other_purpose = consent(&mut c, "mer_1", |x| x.purpose = "marketing".into());
+        let cases = [
+            (None, "consent_required"),
+            (Some(other.as_str()), "consent_required"),
+            (Some("cns_nonexistent"), "consent_required"),
+            (Some(withdrawn.as_str()), "consent_withdrawn"),
+            (Some(expired.as_str()), "consent_expired"),
+            (Some(not_yet.as_str()), "consent_expired"),
+            (Some(narrow.as_str()), "consent_scope"),
+            (Some(other_purpose.as_str()), "consent_scope"),
+        ];
+        for (i, (id, code)) in cases.iter().enumerate() {
+            let e = decide_for(&mut c, "system:test", "mer_1", *id, &subject, now()).unwrap_err();
+            assert_eq!(e.code(), *code, "case {i}");
+            assert_eq!(e.status, axum::http::StatusCode::FORBIDDEN);
+            let rows = log_rows(&mut c);
+            assert_eq!(rows.len(), (i + 1) * Source::ALL.len(), "case {i}");
+            assert!(rows.iter().all(|r| r.result == "denied"));
+            let so_far = cases[..=i].iter().filter(|(_, c)| c == code).count();
+            let with_code = rows.iter().filter(|r| r.detail.contains(code)).count();
+            assert_eq!(with_code, so_far * Source::ALL.len(), "case {i}");
+        }
+        let stored: i64 = decisions::table.count().get_result(&mut c).unwrap();
+        assert_eq!(stored, 0);
+    }
+
+    #[test]
+    fn with_consent_each_source_read_is_logged_and_the_decision_replays() {
+        let mut c = conn();
+        let uscc = with_population(&mut c);
+        let id = consent(&mut c, "mer_1", |_| {});
+        let subject = Subject {
+            uscc: &uscc,
+            birth_date: Some("1980-05-01".parse().unwrap()),
+        };
+        let d = decide_for(
+            &mut c,
+            "merchant:mer_1",
+            "mer_1",
+            Some(&id),
+            &subject,
+            now(),
+        )
+        .unwrap();
+        let rows = log_rows(&mut c);
+        assert_eq!(rows.len(), Source::ALL.len());
+        let mut logged: Vec<&str> = rows.iter().map(|r| r.source.as_str()).collect();
+        logged.sort();
+        let mut all: Vec<&str> = Source::ALL.iter().map(|s| s.as_str()).collect();
+        all.sort();
+        assert_eq!(logged, all);
+        assert!(
+            rows.iter()
+                .all(|r| r.consent_id.as_deref() == Some(id.as_str()))
+        );
+        assert!(
+            rows.iter()
+                .all(|r| r.subject_uscc == uscc && r.actor == "merchant:mer_1")
+        );
+        let ok = rows.iter().find(|r| r.source == "registration").unwrap();
+        assert_eq!(ok.result, "ok");
+        assert!(
+            rows.iter()
+                .all(|r| r.result == "ok" || r.result == "not_found")
+        );
+
+        // What was stored is what the engine says for those facts.
+        let row: DecisionRow = decisions::table
+            .find(&d.id)
+            .select(DecisionRow::as_select())
+            .first(&mut c)
+            .unwrap();
+        let facts: Facts = serde_json::from_str(&row.facts_json).unwrap();
+        assert_eq!(facts.uscc, uscc);
+        assert_eq!(facts.birth_date, subject.birth_date);
+        assert_eq!(Facts::sha256_of(&row.facts_json), d.facts_sha256);
+        assert_eq!(row.decided_on, "2026-11-26");
+        assert_eq!(row.outcome, d.view.outcome.as_str());
+        assert!(
+            row.as_of.contains("\"registration\":\"2026-11-20\""),
+            "{}",
+            row.as_of
+        );
+
+        let r = replay(&mut c, &d.id).unwrap();
+        assert!(r.identical(), "{:?}", r.differences);
+
+        // Alter the stored facts: replay must notice.
+        let altered = row.facts_json.replace("\"enforcement\":[]", "\"enforcement\":[{\"case_no\":\"x\",\"listed_on\":\"2026-01-01\",\"removed_on\":null}]");
+        assert_ne!(
+            altered, row.facts_json,
+            "test setup: facts had an empty enforcement list"
+        );
+        diesel::update(decisions::table.find(&d.id))
+            .set(decisions::facts_json.eq(&altered))
+            .execute(&mut c)
+            .unwrap();
+        let r = replay(&mut c, &d.id).unwrap();
+        assert!(!r.identical());
+        assert!(
+            r.differences.iter().any(|x| x.starts_with("facts_sha256")),
+            "{:?}",
+            r.differences
+        );
+        assert!(
+            r.differences.iter().any(|x| x.starts_with("outcome")),
+            "{:?}",
+            r.differences
+        );
+        assert!(
+            r.differences.iter().any(|x| x.contains("trace.knock_outs")),
+            "{:?}",
+            r.differences
+        );
+
+        // A tampered score alone is found too.
+        diesel::update(decisions::table.find(&d.id))
+            .set((
+                decisions::facts_json.eq(&row.facts_json),
+                decisions::score.eq(row.score + 1),
+            ))
+            .execute(&mut c)
+            .unwrap();
+        let r = replay(&mut c, &d.id).unwrap();
+        assert_eq!(r.differences.len(), 1, "{:?}", r.differences);
+        assert!(r.differences[0].starts_with("score"));
+    }
+
+    #[test]
+    fn a_bad_row_stops_the_whole_import_and_is_reported() {
+        let dir = std::env::temp_dir().join(format!("mc-bad-{}", std::process::id()));
+        let ds = generate::generate(20, 5, "2026-11-20".parse().unwrap());
+        csvio::write_dir(&dir, &ds).unwrap();
+        let path = dir.join("tax.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[3] = lines[3]
+            .replacen(",A,", ",Z,", 1)
+            .replacen(",B,", ",Z,", 1)
+            .replacen(",M,", ",Z,", 1)
+            .replacen(",C,", ",Z,", 1)
+            .replacen(",D,", ",Z,", 1);
+        lines[5] = format!("92320282MA0000000X{}", &lines[5][18..]);
+        lines[6] = lines[6].replacen(",20", ",twenty", 1);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let errors = csvio::read_dir(&dir).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        let at: Vec<(String, u64)> = errors.iter().map(|e| (e.file.clone(), e.line)).collect();
+        assert_eq!(
+            at,
+            [
+                ("tax.csv".to_owned(), 4),
+                ("tax.csv".to_owned(), 6),
+                ("tax.csv".to_owned(), 7)
+            ],
+            "{errors:?}"
+        );
+        assert!(errors[0].message.contains("grade"), "{}", errors[0].message);
+        assert!(errors[1].message.contains("uscc"), "{}", errors[1].message);
+    }
+
+    #[test]
+    fn a_newer_export_replaces_facts_and_an_older_one_does_not() {
+        let mut c = conn();
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let first = generate::generate(10, 9, day("2026-10-31"));
+        store::import_dataset(&mut c, &first, "october", "test", now()).unwrap();
+        let uscc = first.registration[0].uscc.clone();
+        let grades = |c: &mut DbConn| -> Vec<(i32, String, String)> {
+            credit_tax_grades::table
+                .filter(credit_tax_grades::uscc.eq(&uscc))
+                .order(credit_tax_grades::year)
+                .select((
+                    credit_tax_grades::year,
+                    credit_tax_grades::grade,
+                    credit_tax_grades::as_of,
+                ))
+                .load(c)
+                .unwrap()
+        };
+        let before = grades(&mut c);
+        assert!(before.iter().all(|g| g.2 == "2026-10-31"));
+
+        // November: the subject's 2025 grade is now D.
+        let mut newer = first.clone();
+        newer.tax.retain(|t| t.uscc == uscc);
+        for t in &mut newer.tax {
+            t.as_of = "2026-11-30".into();
+            if t.year == 2025 {
+                t.grade = "D".into();
+            }
+        }
+        let s = store::import_dataset(&mut c, &newer, "november", "test", now()).unwrap();
+        assert_eq!(s.sources["tax"].subjects_updated, 1);
+        let after = grades(&mut c);
+        assert_eq!(after.len(), before.len());
+        assert!(after.iter().all(|g| g.2 == "2026-11-30"));
+        assert_eq!(after.iter().find(|g| g.0 == 2025).unwrap().1, "D");
+
+        // Importing October again changes nothing for that subject.
+        let s = store::import_dataset(&mut c, &first, "october again", "test", now()).unwrap();
+        assert_eq!(s.sources["tax"].subjects_stale, 1);
+        assert_eq!(grades(&mut c), after);
+    }
+
+    #[test]
+    fn demo_stalls_have_known_offers_and_declines() {
+        let mut c = conn();
+        crate::seed::seed_demo(&mut c, "demo-password-for-tests").unwrap();
+        let today: NaiveDate = "2026-11-26".parse().unwrap();
+        let first = crate::credit::seed_demo_credit_data_on(&mut c, today).unwrap();
+        assert!(first.merchants_added >= 40, "{first:?}");
+        let again = crate::credit::seed_demo_credit_data_on(&mut c, today).unwrap();
+        assert_eq!((again.usccs_assigned, again.merchants_added), (0, 0));
+
+        use crate::db::schema::stalls;
+        let expect = [
+            ("A-01", Outcome::Offer, None),
+            ("A-02", Outcome::Offer, None),
+            ("B-01", Outcome::Offer, None),
+            ("C-01", Outcome::Offer, None),
+            ("A-03", Outcome::Offer, Some("RENT_ARREARS")),
+            ("A-04", Outcome::Decline, Some("ENFORCEMENT_LIST")),
+            ("B-02", Outcome::Decline, Some("TAX_GRADE_D")),
+            ("B-03", Outcome::Decline, Some("RENT_ARREARS_LONG")),
+            ("D-01", Outcome::Decline, Some("DISHONESTY_LIST")),
+        ];
+        for (number, outcome, top) in expect {
+            let uscc: Option<String> = stalls::table
+                .filter(stalls::number.eq(number))
+                .select(stalls::uscc)
+                .first(&mut c)
+                .unwrap();
+            let uscc = uscc.unwrap();
+            assert!(shared::ids::Uscc::parse(&uscc).is_ok());
+            let merchant = format!("mer_{number}");
+            let id = consent(&mut c, &merchant, |_| {});
+            let subject = Subject {
+                uscc: &uscc,
+                birth_date: None,
+            };
+            let d = decide_for(&mut c, "test", &merchant, Some(&id), &subject, now()).unwrap();
+            assert_eq!(d.view.outcome, outcome, "{number}: {:?}", d.view.reasons);
+            if let Some(code) = top {
+                assert_eq!(d.view.reasons[0].code, code, "{number}");
+            }
+            assert!(replay(&mut c, &d.id).unwrap().identical(), "{number}");
+        }
+    }
+
+    #[test]
+    fn the_backtest_counts_every_merchant_once() {
+        let ds = generate::generate(400, 3, "2026-11-20".parse().unwrap());
+        let r = backtest(current_policy(), &ds.facts(), "2026-11-20".parse().unwrap());
+        assert_eq!(r.merchants, 400);
+        assert_eq!(r.outcomes.values().sum::<usize>(), 400);
+        assert_eq!(r.grades.values().sum::<usize>(), 400);
+        // Generated base rates put most merchants in the offer band and some on lists.
+        assert!(r.outcomes[&Outcome::Offer] > 200, "{r}");
+        assert!(r.outcomes[&Outcome::Decline] > 0, "{r}");
+        let text = r.to_string();
+        assert!(text.contains("approval rate"));
+    }
 }

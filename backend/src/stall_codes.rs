@@ -52,7 +52,8 @@ impl CodeKey {
     }
 
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(payload);
         mac
     }
@@ -293,9 +294,7 @@ pub fn reissue(conn: &mut DbConn, stall_id: &str) -> AppResult<i32> {
 pub fn mask_name(name: &str) -> String {
     let mut chars = name.trim().chars();
     match chars.next() {
-        Some(first) => std::iter::once(first)
-            .chain(chars.map(|_| '*'))
-            .collect(),
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
         None => String::new(),
     }
 }
@@ -420,7 +419,11 @@ mod tests {
 
         // Another stall's codes are untouched.
         let b = demo_stall_url(&mut conn, &key, "http://x", "B-01").unwrap();
-        assert!(resolve(&mut conn, &key, b.strip_prefix("http://x/s/").unwrap()).unwrap().is_ok());
+        assert!(
+            resolve(&mut conn, &key, b.strip_prefix("http://x/s/").unwrap())
+                .unwrap()
+                .is_ok()
+        );
         // Market-wide codes resolve to the market alone.
         let wide = stall_url(&mut conn, &key, "http://x", None, None).unwrap();
         let wide = resolve(&mut conn, &key, wide.strip_prefix("http://x/s/").unwrap())

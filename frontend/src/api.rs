@@ -8,6 +8,7 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::HealthResponse;
+use shared::decision::DecisionView;
 use shared::error::{ApiErrorBody, FieldError};
 use shared::merchant::{
     CodeInfo, MeResponse, OtpRequest, OtpSent, Profile, ProfileInput, SessionRequest,
@@ -86,6 +87,18 @@ async fn read<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> {
     }
 }
 
+/// For endpoints that answer 204 No Content.
+async fn read_empty(res: Response) -> Result<(), ApiError> {
+    let status = res.status();
+    if res.ok() {
+        return Ok(());
+    }
+    match res.json::<ApiErrorBody>().await {
+        Ok(body) => Err(ApiError::Server { status, body }),
+        Err(_) => Err(ApiError::Unexpected { status }),
+    }
+}
+
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     let res = Request::get(path)
         .send()
@@ -134,10 +147,24 @@ pub async fn log_in(req: &SessionRequest) -> Result<MeResponse, ApiError> {
     post("/api/m/session", req).await
 }
 
+pub async fn log_out() -> Result<(), ApiError> {
+    let res = Request::delete("/api/m/session")
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    read_empty(res).await
+}
+
 pub async fn profile() -> Result<Profile, ApiError> {
     get("/api/m/profile").await
 }
 
 pub async fn save_profile(input: &ProfileInput) -> Result<Profile, ApiError> {
     put("/api/m/profile", input).await
+}
+
+/// The merchant's latest decision. A 404 means there is none yet.
+// ASSUMPTION: path and shape until the decision endpoint lands in shared/backend.
+pub async fn latest_decision() -> Result<DecisionView, ApiError> {
+    get("/api/m/decision").await
 }

@@ -28,7 +28,7 @@ pub struct OtpRequest {
     pub mobile: String,
     /// The scanned stall code (the part after `/s/`), when the merchant came
     /// from one. Checked again here, and remembered for the login.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, alias = "code_ref", skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
 

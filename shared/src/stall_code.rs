@@ -109,7 +109,11 @@ impl CodePayload {
 
 /// Joins payload bytes and a tag into the text that follows `/s/`.
 pub fn join(payload: &[u8], tag: &[u8]) -> String {
-    format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(payload),
+        URL_SAFE_NO_PAD.encode(tag)
+    )
 }
 
 /// Splits a code into its payload bytes and tag bytes. The decoder refuses
@@ -199,13 +203,22 @@ mod tests {
     #[test]
     fn payload_refuses_other_layouts() {
         let bytes = stall_payload().to_bytes();
-        assert_eq!(CodePayload::from_bytes(&bytes[..38]), Err(CodeFormatError::Layout));
+        assert_eq!(
+            CodePayload::from_bytes(&bytes[..38]),
+            Err(CodeFormatError::Layout)
+        );
         let mut wrong_version = bytes.clone();
         wrong_version[0] = 2;
-        assert_eq!(CodePayload::from_bytes(&wrong_version), Err(CodeFormatError::Layout));
+        assert_eq!(
+            CodePayload::from_bytes(&wrong_version),
+            Err(CodeFormatError::Layout)
+        );
         let mut wrong_kind = bytes;
         wrong_kind[2] = KIND_MARKET;
-        assert_eq!(CodePayload::from_bytes(&wrong_kind), Err(CodeFormatError::Layout));
+        assert_eq!(
+            CodePayload::from_bytes(&wrong_kind),
+            Err(CodeFormatError::Layout)
+        );
     }
 
     #[test]
@@ -214,7 +227,10 @@ mod tests {
         let tag = [7u8; TAG_LEN];
         let code = join(&payload, &tag);
         assert!(code.len() <= 75, "{} chars", code.len());
-        assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+        assert!(
+            code.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        );
         assert_eq!(split(&code), Ok((payload, tag.to_vec())));
     }
 
@@ -222,7 +238,10 @@ mod tests {
     fn split_refuses_malformed_codes() {
         let code = join(&stall_payload().to_bytes(), &[7u8; TAG_LEN]);
         assert_eq!(split(&code.replace('.', "")), Err(CodeFormatError::Shape));
-        assert_eq!(split(&code[..code.len() - 1]), Err(CodeFormatError::Encoding));
+        assert_eq!(
+            split(&code[..code.len() - 1]),
+            Err(CodeFormatError::Encoding)
+        );
         assert_eq!(split(&format!("{code}=")), Err(CodeFormatError::Encoding));
         // The tag's last character carries 4 unused bits; setting them is a
         // different string for the same bytes, and must not be accepted.

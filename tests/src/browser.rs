@@ -42,7 +42,7 @@ pub async fn phone() -> Client {
             },
         }),
     );
-    ClientBuilder::native()
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&webdriver)
         .await
@@ -73,9 +73,10 @@ pub async fn wait_for_text(client: &Client, css: &str, needle: &str) -> String {
 
 /// Saves a PNG of the current screen as `<E2E_SCREENSHOT_DIR>/<name>.png`.
 pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
-    let dir = PathBuf::from(
-        std::env::var("E2E_SCREENSHOT_DIR").unwrap_or_else(|_| "target/e2e".to_owned()),
-    );
+    // Tests run with the package folder as cwd; default to the workspace's.
+    let dir = std::env::var_os("E2E_SCREENSHOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e"));
     std::fs::create_dir_all(&dir).expect("screenshot folder");
     let png = client.screenshot().await.expect("screenshot");
     let path = dir.join(format!("{name}.png"));

@@ -6,7 +6,11 @@ use shared::error::ApiErrorBody;
 
 #[tokio::test]
 async fn health_names_the_backend_and_the_migration_level() {
-    let res = e2e::client().get(e2e::url("/api/health")).send().await.unwrap();
+    let res = e2e::client()
+        .get(e2e::url("/api/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(
         res.headers().contains_key("x-request-id"),
@@ -19,7 +23,11 @@ async fn health_names_the_backend_and_the_migration_level() {
         "migration level looks like a migration version: {:?}",
         health.migration
     );
-    assert_eq!(health.market.as_deref(), Some("万石石材市场"), "the demo seed ran");
+    assert_eq!(
+        health.market.as_deref(),
+        Some("万石石材市场"),
+        "the demo seed ran"
+    );
 }
 
 #[tokio::test]
@@ -55,20 +63,32 @@ async fn client_routes_get_the_spa_uncached() {
         let res = e2e::client().get(e2e::url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(
-            res.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+            res.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
             Some("no-cache"),
             "{path}: index.html must never be cached"
         );
         let text = res.text().await.unwrap();
         assert!(text.contains("<html"), "{path} serves index.html");
-        assert!(text.contains(".wasm") || text.contains(".js"), "{path}: the built SPA, not a stub");
+        assert!(
+            text.contains(".wasm") || text.contains(".js"),
+            "{path}: the built SPA, not a stub"
+        );
     }
 }
 
 #[tokio::test]
 async fn hashed_assets_are_cached_for_a_year_and_served_gzipped() {
     let client = e2e::client();
-    let index = client.get(e2e::url("/")).send().await.unwrap().text().await.unwrap();
+    let index = client
+        .get(e2e::url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     // The wasm file Trunk linked, e.g. /frontend-0123456789abcdef_bg.wasm
     let wasm = index
         .split(['"', '\''])
@@ -82,10 +102,16 @@ async fn hashed_assets_are_cached_for_a_year_and_served_gzipped() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let cache = res.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let cache = res
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     assert!(cache.contains("immutable"), "{wasm}: {cache}");
     assert_eq!(
-        res.headers().get("content-encoding").and_then(|v| v.to_str().ok()),
+        res.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
         Some("gzip")
     );
 }

@@ -64,7 +64,9 @@ fn random_mobile() -> String {
     // Mix in a per-call counter so two calls in one nanosecond still differ.
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let c = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mixed = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(c * 1_442_695_040_888_963_407);
+    let mixed = n
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(c * 1_442_695_040_888_963_407);
     format!("199{:08}", (mixed >> 20) % 100_000_000)
 }
 
@@ -114,10 +116,20 @@ async fn logged_in(code: Option<&str>) -> (reqwest::Client, String, String) {
     let client = e2e::client();
     let mobile = random_mobile();
     let res = send_otp(&client, &mobile, code).await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     let otp = outbox_codes(&mobile).pop().expect("an SMS in the outbox");
     let res = try_login(&client, &mobile, &otp).await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     let me: MeResponse = res.json().await.unwrap();
     (client, me.merchant_id, mobile)
 }
@@ -143,12 +155,20 @@ async fn a_genuine_stall_code_shows_the_stall() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let info: CodeInfo = res.json().await.unwrap();
-    let health: Value = reqwest::get(e2e::url("/api/health")).await.unwrap().json().await.unwrap();
+    let health: Value = reqwest::get(e2e::url("/api/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(Some(info.market_name.as_str()), health["market"].as_str());
     assert_eq!(info.stall_number.as_deref(), Some("A-01"));
     assert_eq!(info.zone.as_deref(), Some("A"));
     let masked = info.holder_name_masked.unwrap();
-    assert!(masked.chars().skip(1).all(|c| c == '*') && masked.chars().count() >= 2, "{masked}");
+    assert!(
+        masked.chars().skip(1).all(|c| c == '*') && masked.chars().count() >= 2,
+        "{masked}"
+    );
     assert!(!info.market_office_phone.is_empty());
 
     let wide = printed_code("--market-wide");
@@ -180,10 +200,18 @@ async fn every_edited_or_truncated_code_is_refused_and_nothing_is_stored() {
             .await
             .unwrap();
         let (status, body) = error_of(res).await;
-        assert_eq!((status, body.code.as_str()), (StatusCode::BAD_REQUEST, "code_invalid"), "{bad}");
+        assert_eq!(
+            (status, body.code.as_str()),
+            (StatusCode::BAD_REQUEST, "code_invalid"),
+            "{bad}"
+        );
 
         let (status, body) = error_of(send_otp(&client, &mobile, Some(bad)).await).await;
-        assert_eq!((status, body.code.as_str()), (StatusCode::BAD_REQUEST, "code_invalid"), "{bad}");
+        assert_eq!(
+            (status, body.code.as_str()),
+            (StatusCode::BAD_REQUEST, "code_invalid"),
+            "{bad}"
+        );
     }
     // No SMS went out and no code was stored for the number.
     assert!(outbox_codes(&mobile).is_empty());
@@ -199,10 +227,20 @@ async fn every_edited_or_truncated_code_is_refused_and_nothing_is_stored() {
 async fn login_carries_the_scanned_stall_and_logout_ends_the_session() {
     let code = printed_code("A-03");
     let (client, merchant_id, mobile) = logged_in(Some(&code)).await;
-    let me: MeResponse = client.get(e2e::url("/api/m/me")).send().await.unwrap().json().await.unwrap();
+    let me: MeResponse = client
+        .get(e2e::url("/api/m/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me.merchant_id, merchant_id);
     assert_eq!(me.stall_number.as_deref(), Some("A-03"));
-    assert_eq!(me.mobile_masked, format!("{}****{}", &mobile[..3], &mobile[7..]));
+    assert_eq!(
+        me.mobile_masked,
+        format!("{}****{}", &mobile[..3], &mobile[7..])
+    );
     assert!(!me.profile_complete);
 
     // Before the first save, the trade is prefilled from the stall.
@@ -214,7 +252,14 @@ async fn login_carries_the_scanned_stall_and_logout_ends_the_session() {
         .json()
         .await
         .unwrap();
-    let p: Profile = client.get(e2e::url("/api/m/profile")).send().await.unwrap().json().await.unwrap();
+    let p: Profile = client
+        .get(e2e::url("/api/m/profile"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(p.trade, info.trade);
     assert!(!p.complete);
 
@@ -223,25 +268,42 @@ async fn login_carries_the_scanned_stall_and_logout_ends_the_session() {
     let (_, body) = error_of(try_login(&e2e::client(), &mobile, &otp).await).await;
     assert_eq!(body.code, "otp_invalid");
 
-    let res = client.delete(e2e::url("/api/m/session")).send().await.unwrap();
+    let res = client
+        .delete(e2e::url("/api/m/session"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let (status, body) = error_of(client.get(e2e::url("/api/m/me")).send().await.unwrap()).await;
-    assert_eq!((status, body.code.as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(
+        (status, body.code.as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
 }
 
 #[tokio::test]
 async fn the_right_code_on_the_sixth_try_is_refused() {
     let client = e2e::client();
     let mobile = random_mobile();
-    assert_eq!(send_otp(&client, &mobile, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_otp(&client, &mobile, None).await.status(),
+        StatusCode::OK
+    );
     let otp = outbox_codes(&mobile).pop().unwrap();
     let wrong = if otp == "000000" { "000001" } else { "000000" };
     for i in 1..=5 {
         let (status, body) = error_of(try_login(&client, &mobile, wrong).await).await;
-        assert_eq!((status, body.code.as_str()), (StatusCode::BAD_REQUEST, "otp_wrong"), "try {i}");
+        assert_eq!(
+            (status, body.code.as_str()),
+            (StatusCode::BAD_REQUEST, "otp_wrong"),
+            "try {i}"
+        );
     }
     let (status, body) = error_of(try_login(&client, &mobile, &otp).await).await;
-    assert_eq!((status, body.code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "otp_locked"));
+    assert_eq!(
+        (status, body.code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "otp_locked")
+    );
     let (status, _) = error_of(client.get(e2e::url("/api/m/me")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -250,7 +312,10 @@ async fn the_right_code_on_the_sixth_try_is_refused() {
 async fn two_hundred_concurrent_guesses_evaluate_at_most_five() {
     let client = e2e::client();
     let mobile = random_mobile();
-    assert_eq!(send_otp(&client, &mobile, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_otp(&client, &mobile, None).await.status(),
+        StatusCode::OK
+    );
     let otp = outbox_codes(&mobile).pop().unwrap();
     let tasks: Vec<_> = (0..200)
         .map(|i| {
@@ -284,9 +349,15 @@ async fn two_hundred_concurrent_guesses_evaluate_at_most_five() {
 async fn a_second_code_within_a_minute_is_refused() {
     let client = e2e::client();
     let mobile = random_mobile();
-    assert_eq!(send_otp(&client, &mobile, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_otp(&client, &mobile, None).await.status(),
+        StatusCode::OK
+    );
     let (status, body) = error_of(send_otp(&client, &mobile, None).await).await;
-    assert_eq!((status, body.code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "otp_too_soon"));
+    assert_eq!(
+        (status, body.code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "otp_too_soon")
+    );
     assert_eq!(outbox_codes(&mobile).len(), 1);
 }
 
@@ -298,6 +369,12 @@ async fn bad_mobile_numbers_are_named() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_eq!(body.fields[0].field, "mobile", "{bad}");
     }
+    let res = client.get(e2e::url("/api/m/otp")).send().await.unwrap();
+    let (status, body) = error_of(res).await;
+    assert_eq!(
+        (status, body.code.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
     let (status, body) = error_of(try_login(&client, "139", "12").await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields: Vec<_> = body.fields.iter().map(|f| f.field.as_str()).collect();
@@ -332,29 +409,67 @@ async fn each_bad_profile_field_is_a_422_naming_it() {
     ] {
         let mut body = good_profile();
         body[field] = value.clone();
-        let res = client.put(e2e::url("/api/m/profile")).json(&body).send().await.unwrap();
+        let res = client
+            .put(e2e::url("/api/m/profile"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let (status, err) = error_of(res).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field} = {value}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field} = {value}"
+        );
         let named: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(named, [field], "{field} = {value}");
         assert!(!err.fields[0].message_zh.is_empty() && !err.fields[0].message_en.is_empty());
     }
     // Nothing was saved by the refused attempts.
-    let p: Profile = client.get(e2e::url("/api/m/profile")).send().await.unwrap().json().await.unwrap();
+    let p: Profile = client
+        .get(e2e::url("/api/m/profile"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(!p.complete);
     assert_eq!(p.resident_id_masked, None);
 
-    let res = client.put(e2e::url("/api/m/profile")).json(&good_profile()).send().await.unwrap();
+    let res = client
+        .put(e2e::url("/api/m/profile"))
+        .json(&good_profile())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let text = client.get(e2e::url("/api/m/profile")).send().await.unwrap().text().await.unwrap();
-    assert!(!text.contains("19491231"), "the full ID number came back: {text}");
+    let text = client
+        .get(e2e::url("/api/m/profile"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("19491231"),
+        "the full ID number came back: {text}"
+    );
     let p: Profile = serde_json::from_str(&text).unwrap();
     assert_eq!(p.merchant_id, merchant_id);
     assert!(p.complete);
     assert_eq!(p.resident_id_masked.as_deref(), Some("1101**********002X"));
     assert_eq!(p.birth_date.as_deref(), Some("1949-12-31"));
     assert_eq!(p.years_in_business, Some(12));
-    let me: MeResponse = client.get(e2e::url("/api/m/me")).send().await.unwrap().json().await.unwrap();
+    let me: MeResponse = client
+        .get(e2e::url("/api/m/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(me.profile_complete);
 }
 
@@ -363,24 +478,62 @@ async fn another_merchants_profile_is_not_found() {
     let (a, a_id, _) = logged_in(None).await;
     let (b, b_id, _) = logged_in(None).await;
     assert_ne!(a_id, b_id);
-    let res = b.put(e2e::url("/api/m/profile")).json(&good_profile()).send().await.unwrap();
+    let res = b
+        .put(e2e::url("/api/m/profile"))
+        .json(&good_profile())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
-    let own = a.get(e2e::url(&format!("/api/m/merchants/{a_id}/profile"))).send().await.unwrap();
+    let own = a
+        .get(e2e::url(&format!("/api/m/merchants/{a_id}/profile")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(own.status(), StatusCode::OK);
-    let res = a.get(e2e::url(&format!("/api/m/merchants/{b_id}/profile"))).send().await.unwrap();
+    let res = a
+        .get(e2e::url(&format!("/api/m/merchants/{b_id}/profile")))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = error_of(res).await;
-    assert_eq!((status, body.code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
-    let res = a.get(e2e::url("/api/m/merchants/mch_00000000000000000000000000000000/profile")).send().await.unwrap();
+    assert_eq!(
+        (status, body.code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let res = a
+        .get(e2e::url(
+            "/api/m/merchants/mch_00000000000000000000000000000000/profile",
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // A's own profile is still A's, untouched by B's save.
-    let p: Profile = a.get(e2e::url("/api/m/profile")).send().await.unwrap().json().await.unwrap();
+    let p: Profile = a
+        .get(e2e::url("/api/m/profile"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!((p.merchant_id.as_str(), p.complete), (a_id.as_str(), false));
 
     let anonymous = e2e::client();
-    let res = anonymous.get(e2e::url(&format!("/api/m/merchants/{b_id}/profile"))).send().await.unwrap();
+    let res = anonymous
+        .get(e2e::url(&format!("/api/m/merchants/{b_id}/profile")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = anonymous.put(e2e::url("/api/m/profile")).json(&good_profile()).send().await.unwrap();
+    let res = anonymous
+        .put(e2e::url("/api/m/profile"))
+        .json(&good_profile())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -396,7 +549,10 @@ async fn cross_site_requests_are_refused() {
         .await
         .unwrap();
     let (status, body) = error_of(res).await;
-    assert_eq!((status, body.code.as_str()), (StatusCode::FORBIDDEN, "cross_site_refused"));
+    assert_eq!(
+        (status, body.code.as_str()),
+        (StatusCode::FORBIDDEN, "cross_site_refused")
+    );
     assert!(outbox_codes(&mobile).is_empty());
 
     let (a, _, _) = logged_in(None).await;
@@ -438,7 +594,11 @@ async fn retried_posts_with_an_idempotency_key_act_once() {
         bodies.push(res.json::<OtpSent>().await.unwrap());
     }
     assert_eq!(bodies[0], bodies[1]);
-    assert_eq!(outbox_codes(&mobile).len(), 1, "one SMS for two identical requests");
+    assert_eq!(
+        outbox_codes(&mobile).len(),
+        1,
+        "one SMS for two identical requests"
+    );
     // The same key with another body is an error, not a replay.
     let res = client
         .post(e2e::url("/api/m/otp"))
@@ -463,10 +623,23 @@ async fn retried_posts_with_an_idempotency_key_act_once() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let me: MeResponse = fresh.get(e2e::url("/api/m/me")).send().await.unwrap().json().await.unwrap();
+        let me: MeResponse = fresh
+            .get(e2e::url("/api/m/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         ids.push(me.merchant_id);
     }
     assert_eq!(ids[0], ids[1]);
     // Without the key, the used code is refused.
-    assert_eq!(error_of(try_login(&client, &mobile, &otp).await).await.1.code, "otp_invalid");
+    assert_eq!(
+        error_of(try_login(&client, &mobile, &otp).await)
+            .await
+            .1
+            .code,
+        "otp_invalid"
+    );
 }

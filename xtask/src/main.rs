@@ -3,8 +3,8 @@
 //! Build automation in Rust, in the repo (matklad's xtask pattern): no make,
 //! no shell dialect. Each step says what it does in one line.
 
-mod spa;
 mod server;
+mod spa;
 mod test;
 mod tools;
 

@@ -110,7 +110,8 @@ fn demo_stall_url(backend: &Path) -> Option<String> {
 /// Starts `backend serve` on an ephemeral port with the given environment,
 /// its log in `log`.
 pub fn start_for_tests(backend: &Path, env: &[(&str, String)], log: PathBuf) -> Result<TestServer> {
-    let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let log_file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let mut cmd = Command::new(backend);
     cmd.arg("serve")
         .current_dir(root())
@@ -124,7 +125,11 @@ pub fn start_for_tests(backend: &Path, env: &[(&str, String)], log: PathBuf) -> 
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", backend.display()))?;
     match wait_for_listening(&mut child, false) {
-        Ok(base_url) => Ok(TestServer { child, base_url, log }),
+        Ok(base_url) => Ok(TestServer {
+            child,
+            base_url,
+            log,
+        }),
         Err(e) => {
             stop(&mut child);
             Err(format!("{e}; see {}", log.display()))

@@ -47,7 +47,7 @@ pub fn dist_dir() -> PathBuf {
 /// build (so a second `cargo xtask run` reaches "serving" in seconds).
 pub fn build() -> Result<FirstLoad> {
     let dist = dist_dir();
-    let stamp = dist.join(".inputs-fingerprint");
+    let stamp = crate::target_dir().join("spa-inputs-fingerprint");
     let fingerprint = inputs_fingerprint();
     let up_to_date = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint)
         && dist.join("index.html").is_file();
@@ -60,11 +60,12 @@ pub fn build() -> Result<FirstLoad> {
                 .args(["build", "--release", "--offline"])
                 .env("PATH", tools::path_with_tools())
                 // Trunk's own colour codes garble CI logs.
-                .env("NO_COLOR", "1")
+                .env("NO_COLOR", "true")
                 .current_dir(root()),
         )?;
         precompress(&dist)?;
-        std::fs::write(&stamp, &fingerprint).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+        std::fs::write(&stamp, &fingerprint)
+            .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     }
     let size = first_load(&dist)?;
     println!("first load: {size}");
@@ -76,7 +77,10 @@ pub fn build() -> Result<FirstLoad> {
 fn precompress(dist: &Path) -> Result {
     for path in files(dist) {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !matches!(ext, "html" | "js" | "wasm" | "css" | "svg" | "webmanifest" | "json" | "txt") {
+        if !matches!(
+            ext,
+            "html" | "js" | "wasm" | "css" | "svg" | "webmanifest" | "json" | "txt"
+        ) {
             continue;
         }
         let data = std::fs::read(&path).map_err(|e| e.to_string())?;
@@ -96,7 +100,9 @@ fn first_load(dist: &Path) -> Result<FirstLoad> {
     let mut size = FirstLoad::default();
     for path in files(dist) {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let Some(base) = name.strip_suffix(".gz") else { continue };
+        let Some(base) = name.strip_suffix(".gz") else {
+            continue;
+        };
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         if base == "index.html" {
             size.html += len;
@@ -118,7 +124,9 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -142,7 +150,9 @@ fn inputs_fingerprint() -> String {
         .collect();
     inputs.extend(["Trunk.toml", "Cargo.lock", "Cargo.toml", "index.html"].map(|f| root.join(f)));
     for p in inputs {
-        let Ok(meta) = std::fs::metadata(&p) else { continue };
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
         p.hash(&mut hasher);
         meta.len().hash(&mut hasher);
         meta.modified()
@@ -175,7 +185,9 @@ pub fn record_in_benchmarks(size: &FirstLoad) -> Result {
                 .map(|s| s.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let section = format!(
         "{START}\nMeasured {date} on {cpu} ({cores} cores) by `cargo xtask record-size`:\n\n\
          | what | gzipped |\n|---|---|\n| wasm | {:.1} KiB |\n| js | {:.1} KiB |\n| css | {:.1} KiB |\n\

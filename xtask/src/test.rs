@@ -38,7 +38,14 @@ pub fn run_all(args: &[String]) -> Result {
     cargo_test(
         &mut tally,
         "cargo test",
-        &["test", "--workspace", "--exclude", "e2e", "--exclude", "frontend"],
+        &[
+            "test",
+            "--workspace",
+            "--exclude",
+            "e2e",
+            "--exclude",
+            "frontend",
+        ],
         &[],
     );
 
@@ -98,7 +105,10 @@ pub fn run_all(args: &[String]) -> Result {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        let db_url = format!("{server_url}/market_code_test_{}_{stamp}", std::process::id());
+        let db_url = format!(
+            "{server_url}/market_code_test_{}_{stamp}",
+            std::process::id()
+        );
         let created = crate::run_cmd(
             Command::new(&backend)
                 .args(["pg-database", "create", &db_url])
@@ -118,7 +128,9 @@ pub fn run_all(args: &[String]) -> Result {
             }
         }
     } else {
-        println!("(no PostgreSQL answers at 127.0.0.1:5432 and TEST_POSTGRES_URL is unset: PostgreSQL suite skipped)");
+        println!(
+            "(no PostgreSQL answers at 127.0.0.1:5432 and TEST_POSTGRES_URL is unset: PostgreSQL suite skipped)"
+        );
     }
     finish(tally, started)
 }
@@ -169,32 +181,53 @@ fn start(backend: &Path, label: &str, database_url: Option<&str>) -> Result<Test
     let data_dir = run_dir.join("data");
     let mut env = vec![
         ("MARKET_CODE_DATA_DIR", data_dir.display().to_string()),
-        ("MARKET_CODE_DIST_DIR", spa::dist_dir().display().to_string()),
+        (
+            "MARKET_CODE_DIST_DIR",
+            spa::dist_dir().display().to_string(),
+        ),
         ("RUST_LOG", "info".to_owned()),
     ];
     // An empty DATABASE_URL means "the SQLite file in the data folder".
     env.push(("DATABASE_URL", database_url.unwrap_or("").to_owned()));
     let mut seed = Command::new(backend);
-    seed.arg("seed-demo").current_dir(root()).stdout(Stdio::null());
+    seed.arg("seed-demo")
+        .current_dir(root())
+        .stdout(Stdio::null());
     for (k, v) in &env {
         seed.env(k, v);
     }
     crate::run_cmd(&mut seed)?;
     let srv = server::start_for_tests(backend, &env, run_dir.join("server.log"))?;
-    println!("server on {label}: {} (log: {})", srv.base_url, srv.log.display());
+    println!(
+        "server on {label}: {} (log: {})",
+        srv.base_url,
+        srv.log.display()
+    );
     Ok(srv)
 }
 
-fn suite_run(tally: &mut Tally, srv: &TestServer, database: &str, names: &[String], extra: &[(&str, String)]) {
+fn suite_run(
+    tally: &mut Tally,
+    srv: &TestServer,
+    database: &str,
+    names: &[String],
+    extra: &[(&str, String)],
+) {
     if names.is_empty() {
         return;
     }
-    let data_dir = Path::new(&srv.log).parent().map(|p| p.join("data")).unwrap_or_default();
+    let data_dir = Path::new(&srv.log)
+        .parent()
+        .map(|p| p.join("data"))
+        .unwrap_or_default();
     let mut env: Vec<(&str, String)> = vec![
         ("E2E_BASE_URL", srv.base_url.clone()),
         ("E2E_DATA_DIR", data_dir.display().to_string()),
         ("E2E_DATABASE", database.to_owned()),
-        ("E2E_SCREENSHOT_DIR", target_dir().join("e2e").display().to_string()),
+        (
+            "E2E_SCREENSHOT_DIR",
+            target_dir().join("e2e").display().to_string(),
+        ),
     ];
     env.extend(extra.iter().cloned());
     let mut args = vec!["test", "-p", "e2e"];
@@ -220,7 +253,9 @@ fn suite_run(tally: &mut Tally, srv: &TestServer, database: &str, names: &[Strin
 /// compile, or crashed) counts as one failure.
 fn cargo_test(tally: &mut Tally, label: &str, args: &[&str], env: &[(&str, String)]) {
     let mut cmd = cargo();
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -242,7 +277,10 @@ fn cargo_test(tally: &mut Tally, label: &str, args: &[&str], env: &[(&str, Strin
     tally.passed += passed;
     tally.failed += failed;
     if !ok && failed == 0 {
-        tally.broke(label, "cargo test failed without a failing test (see above)".into());
+        tally.broke(
+            label,
+            "cargo test failed without a failing test (see above)".into(),
+        );
     }
 }
 
@@ -253,7 +291,9 @@ fn parse_result_line(line: &str) -> Option<(u64, u64)> {
     let mut failed = None;
     for part in rest.split(';') {
         let mut words = part.split_whitespace().rev();
-        let (Some(kind), Some(n)) = (words.next(), words.next()) else { continue };
+        let (Some(kind), Some(n)) = (words.next(), words.next()) else {
+            continue;
+        };
         match kind {
             "passed" => passed = n.parse().ok(),
             "failed" => failed = n.parse().ok(),
@@ -272,7 +312,9 @@ fn postgres_server() -> Option<String> {
         // Accept either a server URL or one naming a database.
         let without_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(&url);
         return Some(if without_scheme.contains('/') {
-            url.rsplit_once('/').map(|(s, _)| s.to_owned()).unwrap_or(url)
+            url.rsplit_once('/')
+                .map(|(s, _)| s.to_owned())
+                .unwrap_or(url)
         } else {
             url.trim_end_matches('/').to_owned()
         });
@@ -307,7 +349,9 @@ impl Chromedriver {
             .spawn()
             .map_err(|e| format!("cannot start chromedriver: {e}"))?;
         let url = format!("http://127.0.0.1:{port}");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().map_err(|_| "bad port")?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}")
+            .parse()
+            .map_err(|_| "bad port")?;
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if Instant::now() > deadline {
@@ -315,7 +359,11 @@ impl Chromedriver {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(Self { child, url, chromium })
+        Ok(Self {
+            child,
+            url,
+            chromium,
+        })
     }
 }
 
@@ -326,7 +374,6 @@ impl Drop for Chromedriver {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::parse_result_line;
@@ -334,7 +381,9 @@ mod tests {
     #[test]
     fn reads_cargo_result_lines() {
         assert_eq!(
-            parse_result_line("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"),
+            parse_result_line(
+                "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+            ),
             Some((12, 0))
         );
         assert_eq!(

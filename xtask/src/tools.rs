@@ -33,9 +33,13 @@ fn version_of(program: &str) -> Option<String> {
         .stdin(Stdio::null())
         .output()
         .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_owned())
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    })
 }
 
 /// The `wasm-bindgen` version Cargo.lock pins: the CLI must match it exactly.
@@ -45,7 +49,10 @@ pub fn locked_wasm_bindgen_version() -> Result<String> {
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = "))
+            {
                 return Ok(v.trim_matches('"').to_owned());
             }
         }
@@ -142,10 +149,15 @@ pub fn ensure_chromium() -> Result<(PathBuf, PathBuf)> {
         })
     };
     let browsers = ["chromium", "chromium-browser"];
-    if let (Some(b), Some(d)) = (find(&browsers), find(&["chromedriver"])) {
+    // Without a CJK font every screenshot is a wall of empty boxes.
+    let has_cjk_font = Command::new("fc-list")
+        .arg(":lang=zh")
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty());
+    if let (Some(b), Some(d), true) = (find(&browsers), find(&["chromedriver"]), has_cjk_font) {
         return Ok((b, d));
     }
-    println!("installing chromium and chromium-driver (apt-get)");
+    println!("installing chromium, chromium-driver and a Chinese font (apt-get)");
     let sudo = !is_root();
     let apt = |args: &[&str]| {
         let mut c = if sudo {
@@ -160,7 +172,14 @@ pub fn ensure_chromium() -> Result<(PathBuf, PathBuf)> {
         run_cmd(&mut c)
     };
     apt(&["update", "-qq"])?;
-    apt(&["install", "-y", "-qq", "chromium", "chromium-driver"])?;
+    apt(&[
+        "install",
+        "-y",
+        "-qq",
+        "chromium",
+        "chromium-driver",
+        "fonts-wqy-microhei",
+    ])?;
     match (find(&browsers), find(&["chromedriver"])) {
         (Some(b), Some(d)) => Ok((b, d)),
         _ => Err("chromium or chromedriver still missing after apt-get install".into()),

@@ -68,9 +68,10 @@ pub fn begin(
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> AppResult<Begin> {
+    // Expired keys of this scope (the key itself included) go first.
     diesel::delete(
         idempotency_keys::table
-            .find((scope, key))
+            .filter(idempotency_keys::scope.eq(scope))
             .filter(idempotency_keys::created_at.le(timestamp(now - ttl))),
     )
     .execute(conn)?;

@@ -26,7 +26,7 @@ const GENERATED_KEY_BYTES: usize = 32;
 /// Decodes a key written as hex or as base64 (either alphabet, padded or not).
 pub fn decode_key(text: &str) -> Result<Vec<u8>, String> {
     let text = text.trim();
-    let bytes = if text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let bytes = if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         hex::decode(text).map_err(|e| e.to_string())?
     } else {
         [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
@@ -214,8 +214,15 @@ mod tests {
         assert_eq!(decode_key(&hex::encode(&bytes)).unwrap(), bytes);
         assert_eq!(decode_key(&STANDARD.encode(&bytes)).unwrap(), bytes);
         assert_eq!(decode_key(&URL_SAFE_NO_PAD.encode(&bytes)).unwrap(), bytes);
-        assert_eq!(decode_key(&format!(" {}\n", hex::encode(&bytes))).unwrap(), bytes);
-        assert!(decode_key(&hex::encode([1u8; 8])).unwrap_err().contains("8 bytes"));
+        assert_eq!(
+            decode_key(&format!(" {}\n", hex::encode(&bytes))).unwrap(),
+            bytes
+        );
+        assert!(
+            decode_key(&hex::encode([1u8; 8]))
+                .unwrap_err()
+                .contains("8 bytes")
+        );
         assert!(decode_key("not a key!").is_err());
     }
 
@@ -227,14 +234,23 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join("k.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join("k.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(load_or_create("X", None, &dir, "k.key").unwrap(), first);
-        assert_eq!(load_or_create("X", Some("  "), &dir, "k.key").unwrap(), first);
+        assert_eq!(
+            load_or_create("X", Some("  "), &dir, "k.key").unwrap(),
+            first
+        );
         // The variable wins over the file.
         let env = hex::encode([9u8; 32]);
-        assert_eq!(load_or_create("X", Some(&env), &dir, "k.key").unwrap(), vec![9u8; 32]);
+        assert_eq!(
+            load_or_create("X", Some(&env), &dir, "k.key").unwrap(),
+            vec![9u8; 32]
+        );
         let err = load_or_create("MY_VAR", Some("abcd"), &dir, "k.key").unwrap_err();
         assert!(err.starts_with("MY_VAR"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
@@ -253,14 +269,24 @@ mod tests {
         let c = FieldCipher::new(&[1u8; 32]);
         let sealed = c.encrypt("11010519491231002X", "mch_a");
         assert!(!sealed.contains("19491231"));
-        assert_ne!(sealed, c.encrypt("11010519491231002X", "mch_a"), "random nonce");
-        assert_eq!(c.decrypt(&sealed, "mch_a").as_deref(), Some("11010519491231002X"));
+        assert_ne!(
+            sealed,
+            c.encrypt("11010519491231002X", "mch_a"),
+            "random nonce"
+        );
+        assert_eq!(
+            c.decrypt(&sealed, "mch_a").as_deref(),
+            Some("11010519491231002X")
+        );
         assert_eq!(c.decrypt(&sealed, "mch_b"), None);
         assert_eq!(FieldCipher::new(&[2u8; 32]).decrypt(&sealed, "mch_a"), None);
         let mut tampered = sealed.clone().into_bytes();
         let i = tampered.len() - 3;
         tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
-        assert_eq!(c.decrypt(std::str::from_utf8(&tampered).unwrap(), "mch_a"), None);
+        assert_eq!(
+            c.decrypt(std::str::from_utf8(&tampered).unwrap(), "mch_a"),
+            None
+        );
         assert_eq!(c.decrypt("garbage", "mch_a"), None);
     }
 

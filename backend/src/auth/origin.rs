@@ -14,7 +14,11 @@ pub fn origin_of(url: &str) -> String {
     let url = url.trim();
     let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase())
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    )
 }
 
 /// Whether a state-changing request may proceed. Requests without `Origin`
@@ -90,7 +94,10 @@ mod tests {
         let post = Method::POST;
         assert!(check(&post, &headers(&[]), PUBLIC).is_ok());
         assert!(check(&post, &headers(&[("origin", PUBLIC)]), PUBLIC).is_ok());
-        let local = [("origin", "http://127.0.0.1:41234"), ("host", "127.0.0.1:41234")];
+        let local = [
+            ("origin", "http://127.0.0.1:41234"),
+            ("host", "127.0.0.1:41234"),
+        ];
         assert!(check(&post, &headers(&local), PUBLIC).is_ok());
         let fetch = [("sec-fetch-site", "same-origin"), ("origin", PUBLIC)];
         assert!(check(&post, &headers(&fetch), PUBLIC).is_ok());
@@ -102,14 +109,31 @@ mod tests {
         for h in [
             headers(&[("origin", "https://evil.example")]),
             headers(&[("origin", "null")]),
-            headers(&[("origin", "https://evil.example"), ("host", "code.example.cn")]),
+            headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "code.example.cn"),
+            ]),
             headers(&[("sec-fetch-site", "cross-site")]),
         ] {
             let e = check(&post, &h, PUBLIC).unwrap_err();
             assert_eq!(e.code(), "cross_site_refused");
         }
-        assert!(check(&Method::DELETE, &headers(&[("sec-fetch-site", "cross-site")]), PUBLIC).is_err());
+        assert!(
+            check(
+                &Method::DELETE,
+                &headers(&[("sec-fetch-site", "cross-site")]),
+                PUBLIC
+            )
+            .is_err()
+        );
         // Reads are not state changes.
-        assert!(check(&Method::GET, &headers(&[("sec-fetch-site", "cross-site")]), PUBLIC).is_ok());
+        assert!(
+            check(
+                &Method::GET,
+                &headers(&[("sec-fetch-site", "cross-site")]),
+                PUBLIC
+            )
+            .is_ok()
+        );
     }
 }

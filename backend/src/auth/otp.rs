@@ -75,7 +75,8 @@ pub fn reserve_send(conn: &mut DbConn, mobile: &str, now: DateTime<Utc>) -> AppR
         otp_send_limits::table
             .find(mobile)
             .filter(
-                otp_send_limits::last_sent_at.le(timestamp(now - Duration::seconds(RESEND_SECONDS))),
+                otp_send_limits::last_sent_at
+                    .le(timestamp(now - Duration::seconds(RESEND_SECONDS))),
             )
             .filter(otp_send_limits::window_count.lt(SENDS_PER_DAY)),
     )
@@ -99,7 +100,11 @@ pub fn reserve_send(conn: &mut DbConn, mobile: &str, now: DateTime<Utc>) -> AppR
         ));
     }
     let wait = crate::db::parse_timestamp(&last_sent_at)
-        .map(|t| (t + Duration::seconds(RESEND_SECONDS) - now).num_seconds().max(1))
+        .map(|t| {
+            (t + Duration::seconds(RESEND_SECONDS) - now)
+                .num_seconds()
+                .max(1)
+        })
         .unwrap_or(RESEND_SECONDS);
     let mut e = too_many(
         "otp_too_soon",
@@ -107,7 +112,8 @@ pub fn reserve_send(conn: &mut DbConn, mobile: &str, now: DateTime<Utc>) -> AppR
         "A code was just sent; please wait before asking for another",
     );
     e.body.message_zh = format!("验证码已发送，请{wait}秒后再获取");
-    e.body.message_en = format!("A code was just sent; please wait {wait} seconds before asking for another");
+    e.body.message_en =
+        format!("A code was just sent; please wait {wait} seconds before asking for another");
     Err(e)
 }
 
@@ -124,6 +130,14 @@ pub fn issue(
     let id = new_id("otp");
     let now_text = timestamp(now);
     conn.transaction(|conn| {
+        // The number's old challenges are of no use after a day; dropping
+        // them here keeps the table bounded without a sweeper.
+        diesel::delete(
+            otp_challenges::table
+                .filter(otp_challenges::mobile.eq(mobile))
+                .filter(otp_challenges::created_at.lt(timestamp(now - Duration::days(1)))),
+        )
+        .execute(conn)?;
         diesel::update(
             otp_challenges::table
                 .filter(otp_challenges::mobile.eq(mobile))
@@ -149,11 +163,7 @@ pub fn issue(
 }
 
 fn wrong_code(remaining: i32) -> AppError {
-    let mut e = AppError::bad_request(
-        "otp_wrong",
-        "验证码不正确",
-        "The code is not correct",
-    );
+    let mut e = AppError::bad_request("otp_wrong", "验证码不正确", "The code is not correct");
     e.body.message_zh = format!("验证码不正确，还可以再试{remaining}次");
     e.body.message_en = format!("The code is not correct; {remaining} tries left");
     e
@@ -252,10 +262,8 @@ mod tests {
     use super::*;
 
     fn temp_db() -> (crate::db::DbPool, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "mc-otp-{}",
-            hex::encode(rand::random::<[u8; 6]>())
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("mc-otp-{}", hex::encode(rand::random::<[u8; 6]>())));
         std::fs::create_dir_all(&dir).unwrap();
         let pool = crate::db::connect(&dir.join("t.sqlite3").display().to_string()).unwrap();
         crate::db::migrate(&pool).unwrap();
@@ -281,11 +289,26 @@ mod tests {
         // Another number is not affected.
         reserve_send(&mut conn, "13900000002", t0).unwrap();
         for i in 1..SENDS_PER_DAY {
-            reserve_send(&mut conn, "13900000001", t0 + Duration::minutes(i64::from(i) * 2)).unwrap();
+            reserve_send(
+                &mut conn,
+                "13900000001",
+                t0 + Duration::minutes(i64::from(i) * 2),
+            )
+            .unwrap();
         }
         let later = t0 + Duration::minutes(60);
-        assert_eq!(reserve_send(&mut conn, "13900000001", later).unwrap_err().code(), "otp_daily_limit");
-        reserve_send(&mut conn, "13900000001", t0 + Duration::days(1) + Duration::minutes(1)).unwrap();
+        assert_eq!(
+            reserve_send(&mut conn, "13900000001", later)
+                .unwrap_err()
+                .code(),
+            "otp_daily_limit"
+        );
+        reserve_send(
+            &mut conn,
+            "13900000001",
+            t0 + Duration::days(1) + Duration::minutes(1),
+        )
+        .unwrap();
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -304,20 +327,33 @@ mod tests {
 
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
         assert!(verify(&mut conn, &fields, m, &code, now).is_ok());
-        assert_eq!(verify(&mut conn, &fields, m, &code, now).unwrap_err().code(), "otp_invalid");
+        assert_eq!(
+            verify(&mut conn, &fields, m, &code, now)
+                .unwrap_err()
+                .code(),
+            "otp_invalid"
+        );
 
         // A newer code voids the older one.
         let old = issue(&mut conn, &fields, m, &ctx, now).unwrap();
         let new = issue(&mut conn, &fields, m, &ctx, now + Duration::seconds(1)).unwrap();
         if old != new {
-            assert_eq!(verify(&mut conn, &fields, m, &old, now).unwrap_err().code(), "otp_wrong");
+            assert_eq!(
+                verify(&mut conn, &fields, m, &old, now).unwrap_err().code(),
+                "otp_wrong"
+            );
         }
         assert!(verify(&mut conn, &fields, m, &new, now).is_ok());
 
         // Expired.
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
         let late = now + Duration::seconds(CODE_TTL_SECONDS);
-        assert_eq!(verify(&mut conn, &fields, m, &code, late).unwrap_err().code(), "otp_invalid");
+        assert_eq!(
+            verify(&mut conn, &fields, m, &code, late)
+                .unwrap_err()
+                .code(),
+            "otp_invalid"
+        );
 
         // Five wrong tries, then even the right code is refused.
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
@@ -325,9 +361,18 @@ mod tests {
         for i in 1..=MAX_ATTEMPTS {
             let e = verify(&mut conn, &fields, m, wrong, now).unwrap_err();
             assert_eq!(e.code(), "otp_wrong", "try {i}");
-            assert!(e.body.message_en.contains(&format!("{} tries left", MAX_ATTEMPTS - i)));
+            assert!(
+                e.body
+                    .message_en
+                    .contains(&format!("{} tries left", MAX_ATTEMPTS - i))
+            );
         }
-        assert_eq!(verify(&mut conn, &fields, m, &code, now).unwrap_err().code(), "otp_locked");
+        assert_eq!(
+            verify(&mut conn, &fields, m, &code, now)
+                .unwrap_err()
+                .code(),
+            "otp_locked"
+        );
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
     }

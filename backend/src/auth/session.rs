@@ -33,6 +33,14 @@ pub struct NewSession {
 pub fn create(conn: &mut DbConn, merchant_id: &str, now: DateTime<Utc>) -> AppResult<NewSession> {
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
     let expires_at = timestamp(now + Duration::hours(SESSION_HOURS));
+    // The merchant's expired sessions go as a new one comes: bounded
+    // without a sweeper.
+    diesel::delete(
+        sessions::table
+            .filter(sessions::merchant_id.eq(merchant_id))
+            .filter(sessions::expires_at.le(timestamp(now))),
+    )
+    .execute(conn)?;
     diesel::insert_into(sessions::table)
         .values((
             sessions::id.eq(new_id("ses")),
@@ -124,17 +132,31 @@ mod tests {
     fn cookie_attributes() {
         let c = set_cookie("abc", true);
         let c = c.to_str().unwrap();
-        for attr in ["mc_session=abc", "HttpOnly", "SameSite=Strict", "Secure", "Max-Age=43200"] {
+        for attr in [
+            "mc_session=abc",
+            "HttpOnly",
+            "SameSite=Strict",
+            "Secure",
+            "Max-Age=43200",
+        ] {
             assert!(c.contains(attr), "{c} lacks {attr}");
         }
-        assert!(!set_cookie("abc", false).to_str().unwrap().contains("Secure"));
+        assert!(
+            !set_cookie("abc", false)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
         assert!(clear_cookie(false).to_str().unwrap().contains("Max-Age=0"));
     }
 
     #[test]
     fn token_is_found_among_other_cookies() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; mc_session=tok; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; mc_session=tok; b=2"),
+        );
         assert_eq!(token_from(&h).as_deref(), Some("tok"));
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("xmc_session=tok"));

@@ -23,7 +23,9 @@ pub trait SmsSender: Send + Sync + 'static {
 
 /// The text of a login code message.
 pub fn login_text(code: &str, minutes: u32) -> String {
-    format!("【市场码】您的登录验证码是{code}，{minutes}分钟内有效。请勿告诉他人，工作人员不会向您索要。")
+    format!(
+        "【市场码】您的登录验证码是{code}，{minutes}分钟内有效。请勿告诉他人，工作人员不会向您索要。"
+    )
 }
 
 /// Development sender: one JSON object per line (`mobile`, `text`, `code`,
@@ -84,10 +86,8 @@ mod tests {
 
     #[test]
     fn outbox_gets_one_json_line_per_message() {
-        let dir = std::env::temp_dir().join(format!(
-            "mc-sms-{}",
-            hex::encode(rand::random::<[u8; 6]>())
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("mc-sms-{}", hex::encode(rand::random::<[u8; 6]>())));
         std::fs::create_dir_all(&dir).unwrap();
         let sender = OutboxSender::new(&dir);
         for code in ["123456", "654321"] {

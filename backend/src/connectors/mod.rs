@@ -198,7 +198,14 @@ pub fn read_facts(
     )?;
     if let Err(denial) = consent {
         for s in sources {
-            log(conn, access, s.as_str(), "denied", json!({ "reason": denial.code }), now)?;
+            log(
+                conn,
+                access,
+                s.as_str(),
+                "denied",
+                json!({ "reason": denial.code }),
+                now,
+            )?;
         }
         return Err(denial.into_error());
     }

@@ -25,8 +25,7 @@ impl std::fmt::Display for RowError {
 /// Checks one row beyond its columns' types: a valid USCC, an as-of date,
 /// and whatever the source's own rules are.
 fn check_row<R: SourceRow>(row: &R) -> Result<(), String> {
-    shared::ids::Uscc::parse(row.uscc())
-        .map_err(|e| format!("uscc: {}", e.message_en))?;
+    shared::ids::Uscc::parse(row.uscc()).map_err(|e| format!("uscc: {}", e.message_en))?;
     date("as_of", row.as_of())?;
     row.apply(&mut Facts::default())
 }
@@ -37,7 +36,10 @@ fn read_file<R: SourceRow>(dir: &Path, errors: &mut Vec<RowError>) -> Option<Vec
     if !path.exists() {
         return None;
     }
-    let mut reader = match csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(&path) {
+    let mut reader = match csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(&path)
+    {
         Ok(r) => r,
         Err(e) => {
             errors.push(RowError {
@@ -107,7 +109,11 @@ pub fn read_dir(dir: &Path) -> Result<Dataset, Vec<RowError>> {
             message: "no <source>.csv files found (see backend/src/credit/README.md)".into(),
         });
     }
-    if errors.is_empty() { Ok(ds) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(ds)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Writes every source of `ds` as `<source>.csv` into `dir` (created).
@@ -146,14 +152,34 @@ fn write_header<R: SourceRow>(path: &Path) -> Result<(), String> {
 fn header_of<R: SourceRow>() -> Vec<&'static str> {
     match R::SOURCE {
         crate::decision::Source::Registration => vec![
-            "uscc", "name", "entity_type", "trade", "registered_on", "status", "operator_name",
-            "operator_birth_date", "as_of",
+            "uscc",
+            "name",
+            "entity_type",
+            "trade",
+            "registered_on",
+            "status",
+            "operator_name",
+            "operator_birth_date",
+            "as_of",
         ],
         crate::decision::Source::Licences => {
-            vec!["uscc", "licence_no", "kind", "issued_on", "expires_on", "as_of"]
+            vec![
+                "uscc",
+                "licence_no",
+                "kind",
+                "issued_on",
+                "expires_on",
+                "as_of",
+            ]
         }
         crate::decision::Source::Penalties => vec![
-            "uscc", "decision_no", "decided_on", "severity", "amount_cents", "repaired_on", "as_of",
+            "uscc",
+            "decision_no",
+            "decided_on",
+            "severity",
+            "amount_cents",
+            "repaired_on",
+            "as_of",
         ],
         crate::decision::Source::Dishonesty | crate::decision::Source::Enforcement => {
             vec!["uscc", "case_no", "listed_on", "removed_on", "as_of"]
@@ -161,10 +187,22 @@ fn header_of<R: SourceRow>() -> Vec<&'static str> {
         crate::decision::Source::Tax => vec!["uscc", "year", "grade", "as_of"],
         crate::decision::Source::SocialInsurance => vec!["uscc", "months_paid_24", "as_of"],
         crate::decision::Source::Utilities => vec![
-            "uscc", "utility", "months_on_time_12", "months_late_12", "arrears_cents", "as_of",
+            "uscc",
+            "utility",
+            "months_on_time_12",
+            "months_late_12",
+            "arrears_cents",
+            "as_of",
         ],
         crate::decision::Source::Rent => vec![
-            "uscc", "market", "stall_no", "month", "due_cents", "paid_cents", "paid_on", "as_of",
+            "uscc",
+            "market",
+            "stall_no",
+            "month",
+            "due_cents",
+            "paid_cents",
+            "paid_on",
+            "as_of",
         ],
         crate::decision::Source::HouseholdRating => vec!["uscc", "level", "rated_on", "as_of"],
     }

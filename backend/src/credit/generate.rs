@@ -76,9 +76,26 @@ const GIVEN: &[&str] = &[
     "海涛", "桂兰", "永清", "雪琴", "春生", "玉珍", "立新", "静", "卫东", "晓燕", "文军", "秋菊",
 ];
 const TRADES: &[&str] = &[
-    "石材", "紫砂陶瓷", "餐饮", "五金建材", "物流仓储", "服装", "副食品", "农产品", "茶叶", "竹木制品",
+    "石材",
+    "紫砂陶瓷",
+    "餐饮",
+    "五金建材",
+    "物流仓储",
+    "服装",
+    "副食品",
+    "农产品",
+    "茶叶",
+    "竹木制品",
 ];
-const TOWNS: &[&str] = &["丁蜀镇", "宜城街道", "张渚镇", "和桥镇", "官林镇", "周铁镇", "徐舍镇"];
+const TOWNS: &[&str] = &[
+    "丁蜀镇",
+    "宜城街道",
+    "张渚镇",
+    "和桥镇",
+    "官林镇",
+    "周铁镇",
+    "徐舍镇",
+];
 
 /// What a generated merchant looks like. `Random` draws by the base rates;
 /// the others force one known situation (demo stalls, tests).
@@ -135,7 +152,11 @@ pub fn add_merchant(ds: &mut Dataset, rng: &mut impl Rng, spec: &Spec<'_>, as_of
         .with_day(rng.random_range(1..=28))
         .unwrap_or(as_of);
     let status = if random && rng.random_bool(0.02) {
-        if rng.random_bool(0.75) { "revoked" } else { "cancelled" }
+        if rng.random_bool(0.75) {
+            "revoked"
+        } else {
+            "cancelled"
+        }
     } else {
         "active"
     };
@@ -170,7 +191,12 @@ pub fn add_merchant(ds: &mut Dataset, rng: &mut impl Rng, spec: &Spec<'_>, as_of
         ds.licences.push(LicenceRow {
             uscc: uscc.clone(),
             licence_no: format!("JY3{}{:08}", YIXING, rng.random_range(0..100_000_000u32)),
-            kind: if spec.trade == "餐饮" { "食品经营许可证" } else { "经营许可" }.into(),
+            kind: if spec.trade == "餐饮" {
+                "食品经营许可证"
+            } else {
+                "经营许可"
+            }
+            .into(),
             issued_on: issued.to_string(),
             expires_on: Some(expires.to_string()),
             as_of: as_of_s.clone(),
@@ -187,7 +213,11 @@ pub fn add_merchant(ds: &mut Dataset, rng: &mut impl Rng, spec: &Spec<'_>, as_of
         });
         ds.penalties.push(PenaltyRow {
             uscc: uscc.clone(),
-            decision_no: format!("宜市监处罚〔{}〕{}号", decided.year(), rng.random_range(1..999)),
+            decision_no: format!(
+                "宜市监处罚〔{}〕{}号",
+                decided.year(),
+                rng.random_range(1..999)
+            ),
             decided_on: decided.to_string(),
             severity: if serious { "serious" } else { "minor" }.into(),
             amount_cents: rng.random_range(200..(if serious { 5_000_000 } else { 200_000 })) * 100,
@@ -204,12 +234,18 @@ pub fn add_merchant(ds: &mut Dataset, rng: &mut impl Rng, spec: &Spec<'_>, as_of
             d.min(days_before(as_of, 1))
         });
         (
-            format!("（{}）苏0282{}{}号", listed.year(), prefix, rng.random_range(1..9999)),
+            format!(
+                "（{}）苏0282{}{}号",
+                listed.year(),
+                prefix,
+                rng.random_range(1..9999)
+            ),
             listed.to_string(),
             removed.map(|d| d.to_string()),
         )
     };
-    let dishonest_active = arche == Archetype::OnDishonestyList || (random && rng.random_bool(0.006));
+    let dishonest_active =
+        arche == Archetype::OnDishonestyList || (random && rng.random_bool(0.006));
     if dishonest_active || (random && rng.random_bool(0.004)) {
         let (case_no, listed_on, removed_on) = list_entry(rng, dishonest_active, "失信");
         ds.dishonesty.push(DishonestyRow {
@@ -401,7 +437,11 @@ pub fn generate(count: usize, seed: u64, as_of: NaiveDate) -> Dataset {
     let markets = ["万石石材市场", "丁蜀陶瓷城", "宜兴农贸批发市场"];
     let mut stall_numbers = Vec::with_capacity(count);
     for i in 0..count {
-        stall_numbers.push(format!("{}-{:03}", (b'A' + (i % 8) as u8) as char, i / 8 + 1));
+        stall_numbers.push(format!(
+            "{}-{:03}",
+            (b'A' + (i % 8) as u8) as char,
+            i / 8 + 1
+        ));
     }
     for stall_no in stall_numbers.iter() {
         let mut uscc = individual_uscc(&mut rng);
@@ -412,7 +452,11 @@ pub fn generate(count: usize, seed: u64, as_of: NaiveDate) -> Dataset {
         let trade = pick(&mut rng, TRADES).to_owned();
         let stall = rng.random_bool(0.35).then(|| {
             let rent = rng.random_range(12..40) * 100 * 100;
-            (markets[rng.random_range(0..markets.len())], stall_no.as_str(), rent)
+            (
+                markets[rng.random_range(0..markets.len())],
+                stall_no.as_str(),
+                rent,
+            )
         });
         let spec = Spec {
             uscc,

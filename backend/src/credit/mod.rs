@@ -48,7 +48,10 @@ pub fn seed_demo_credit_data(conn: &mut DbConn) -> AppResult<DemoCreditReport> {
 }
 
 /// [`seed_demo_credit_data`] with the facts' as-of date given.
-pub fn seed_demo_credit_data_on(conn: &mut DbConn, today: NaiveDate) -> AppResult<DemoCreditReport> {
+pub fn seed_demo_credit_data_on(
+    conn: &mut DbConn,
+    today: NaiveDate,
+) -> AppResult<DemoCreditReport> {
     conn.transaction(|conn| {
         let mut report = DemoCreditReport::default();
         let Some(market_id) = markets::table

@@ -102,7 +102,11 @@ impl RegistrationRow {
             "active" => RegistrationStatus::Active,
             "revoked" => RegistrationStatus::Revoked,
             "cancelled" => RegistrationStatus::Cancelled,
-            other => return Err(format!("status: {other:?} is not active, revoked or cancelled")),
+            other => {
+                return Err(format!(
+                    "status: {other:?} is not active, revoked or cancelled"
+                ));
+            }
         };
         if !matches!(self.entity_type.as_str(), "individual" | "company") {
             return Err("entity_type: must be individual or company".into());
@@ -203,8 +207,11 @@ source_row!(DishonestyRow, Source::Dishonesty);
 
 impl DishonestyRow {
     fn apply_row(&self, f: &mut Facts) -> Result<(), String> {
-        f.dishonesty
-            .push(list_entry(&self.case_no, &self.listed_on, &self.removed_on)?);
+        f.dishonesty.push(list_entry(
+            &self.case_no,
+            &self.listed_on,
+            &self.removed_on,
+        )?);
         Ok(())
     }
 }
@@ -222,8 +229,11 @@ source_row!(EnforcementRow, Source::Enforcement);
 
 impl EnforcementRow {
     fn apply_row(&self, f: &mut Facts) -> Result<(), String> {
-        f.enforcement
-            .push(list_entry(&self.case_no, &self.listed_on, &self.removed_on)?);
+        f.enforcement.push(list_entry(
+            &self.case_no,
+            &self.listed_on,
+            &self.removed_on,
+        )?);
         Ok(())
     }
 }
@@ -291,7 +301,11 @@ impl UtilityRow {
             "water" => Utility::Water,
             "electricity" => Utility::Electricity,
             "gas" => Utility::Gas,
-            other => return Err(format!("utility: {other:?} is not water, electricity or gas")),
+            other => {
+                return Err(format!(
+                    "utility: {other:?} is not water, electricity or gas"
+                ));
+            }
         };
         let on_time = small_count("months_on_time_12", self.months_on_time_12, 12)?;
         let late = small_count("months_late_12", self.months_late_12, 12)?;
@@ -363,16 +377,44 @@ impl HouseholdRow {
 #[doc(hidden)]
 macro_rules! each_credit_source {
     ($m:ident) => {
-        $m!(registration, $crate::credit::rows::RegistrationRow, credit_registration);
+        $m!(
+            registration,
+            $crate::credit::rows::RegistrationRow,
+            credit_registration
+        );
         $m!(licences, $crate::credit::rows::LicenceRow, credit_licences);
-        $m!(penalties, $crate::credit::rows::PenaltyRow, credit_penalties);
-        $m!(dishonesty, $crate::credit::rows::DishonestyRow, credit_dishonesty);
-        $m!(enforcement, $crate::credit::rows::EnforcementRow, credit_enforcement);
+        $m!(
+            penalties,
+            $crate::credit::rows::PenaltyRow,
+            credit_penalties
+        );
+        $m!(
+            dishonesty,
+            $crate::credit::rows::DishonestyRow,
+            credit_dishonesty
+        );
+        $m!(
+            enforcement,
+            $crate::credit::rows::EnforcementRow,
+            credit_enforcement
+        );
         $m!(tax, $crate::credit::rows::TaxRow, credit_tax_grades);
-        $m!(social_insurance, $crate::credit::rows::SocialInsuranceRow, credit_social_insurance);
-        $m!(utilities, $crate::credit::rows::UtilityRow, credit_utilities);
+        $m!(
+            social_insurance,
+            $crate::credit::rows::SocialInsuranceRow,
+            credit_social_insurance
+        );
+        $m!(
+            utilities,
+            $crate::credit::rows::UtilityRow,
+            credit_utilities
+        );
         $m!(rent, $crate::credit::rows::RentRow, credit_rent);
-        $m!(household_rating, $crate::credit::rows::HouseholdRow, credit_household_ratings);
+        $m!(
+            household_rating,
+            $crate::credit::rows::HouseholdRow,
+            credit_household_ratings
+        );
     };
 }
 pub use each_credit_source;

@@ -67,23 +67,32 @@ pub fn import_dataset(
             ($field:ident, $ty:ty, $table:ident) => {
                 let source = <$ty as SourceRow>::SOURCE;
                 if ds.present.contains(&source) {
-                    let s = import_source::<$ty>(&ds.$field, |conn, usccs| {
-                        $table::table
-                            .filter($table::uscc.eq_any(usccs.to_vec()))
-                            .select(($table::uscc, $table::as_of))
-                            .load::<(String, String)>(conn)
-                    }, |conn, usccs| {
-                        diesel::delete($table::table.filter($table::uscc.eq_any(usccs.to_vec()))).execute(conn)
-                    }, |conn, row| {
-                        diesel::insert_into($table::table)
-                            .values((
-                                row,
-                                $table::id.eq(new_id("cf")),
-                                $table::source.eq(source.as_str()),
-                                $table::import_batch_id.eq(&batch_id),
-                            ))
+                    let s = import_source::<$ty>(
+                        &ds.$field,
+                        |conn, usccs| {
+                            $table::table
+                                .filter($table::uscc.eq_any(usccs.to_vec()))
+                                .select(($table::uscc, $table::as_of))
+                                .load::<(String, String)>(conn)
+                        },
+                        |conn, usccs| {
+                            diesel::delete(
+                                $table::table.filter($table::uscc.eq_any(usccs.to_vec())),
+                            )
                             .execute(conn)
-                    }, conn)?;
+                        },
+                        |conn, row| {
+                            diesel::insert_into($table::table)
+                                .values((
+                                    row,
+                                    $table::id.eq(new_id("cf")),
+                                    $table::source.eq(source.as_str()),
+                                    $table::import_batch_id.eq(&batch_id),
+                                ))
+                                .execute(conn)
+                        },
+                        conn,
+                    )?;
                     if !s.as_of.is_empty() {
                         note_source(conn, source, &s.as_of, &batch_id, &at)?;
                     }

@@ -152,4 +152,11 @@ diesel::table! {
 diesel::joinable!(stalls -> markets (market_id));
 diesel::joinable!(products -> banks (bank_id));
 
-diesel::allow_tables_to_appear_in_same_query!(markets, stalls, banks, products, staff_users, audit_log);
+diesel::allow_tables_to_appear_in_same_query!(
+    markets,
+    stalls,
+    banks,
+    products,
+    staff_users,
+    audit_log
+);

@@ -200,13 +200,18 @@ pub fn decide_vars<'p>(policy: &'p Policy, vars: &Vars, day: NaiveDate) -> Decis
 
     let mut total = policy.scaling.base_points;
     let mut characteristics = Vec::with_capacity(policy.characteristics.len());
-    let mut lost: Vec<(i32, usize)> = Vec::with_capacity(policy.characteristics.len());
-    for (i, c) in policy.characteristics.iter().enumerate() {
+    let mut lost: Vec<(i32, &'p str)> = Vec::with_capacity(policy.characteristics.len());
+    for c in &policy.characteristics {
         let value = vars.get(c.var);
         let (bin, points) = points_of(c, value);
         total += points;
         if points < c.max_points {
-            lost.push((c.max_points - points, i));
+            let code = if value.is_some() {
+                &c.reason
+            } else {
+                &c.missing_reason
+            };
+            lost.push((c.max_points - points, code));
         }
         characteristics.push(CharacteristicTrace {
             name: &c.name,
@@ -228,13 +233,17 @@ pub fn decide_vars<'p>(policy: &'p Policy, vars: &Vars, day: NaiveDate) -> Decis
         });
     }
     // Most points lost first; equal losses keep the policy's order (stable sort).
-    lost.sort_by(|a, b| b.0.cmp(&a.0));
-    for &(points_lost, i) in &lost {
+    lost.sort_by_key(|&(points_lost, _)| std::cmp::Reverse(points_lost));
+    for &(points_lost, code) in &lost {
         if reasons.len() >= MAX_REASONS {
             break;
         }
+        // Two characteristics may share a code (no rent ledger): say it once.
+        if reasons.iter().any(|r| r.code == code) {
+            continue;
+        }
         reasons.push(ReasonRef {
-            code: &policy.characteristics[i].reason,
+            code,
             knock_out: false,
             points_lost,
         });
@@ -296,41 +305,39 @@ fn grade_up(policy: &Policy, vars: &Vars, now: &Verdict, top: &ReasonRef<'_>) ->
             .better_than(now)
             .then(|| hint(&k.code, text.fix_zh.clone(), text.fix_en.clone(), v));
     }
-    let c = policy.characteristics.iter().find(|c| c.reason == top.code)?;
-    let current = vars.get(c.var);
-    let (bin, points) = points_of(c, current);
-    let n = c.bins.len();
-    // Candidate bins in order of distance from the current one, better only.
-    let order: Vec<usize> = match (bin, c.better) {
-        (Some(b), Better::Higher) => (b + 1..n).collect(),
-        (Some(b), Better::Lower) => (0..b).rev().collect(),
-        (None, Better::Higher) => (0..n).collect(),
-        (None, Better::Lower) => (0..n).rev().collect(),
+    let c = policy
+        .characteristics
+        .iter()
+        .find(|c| c.reason == top.code)?;
+    // A missing record is not fixed by a small change (e.g. no rent ledger at all).
+    let current = vars.get(c.var)?;
+    let bin = c.bin_of(current);
+    let points = c.bins[bin].points;
+    // Candidate bins nearest first, better only: the first that raises the
+    // grade is the smallest change.
+    let order: Vec<usize> = match c.better {
+        Better::Higher => (bin + 1..c.bins.len()).collect(),
+        Better::Lower => (0..bin).rev().collect(),
     };
     for j in order {
         let target = &c.bins[j];
         if target.points <= points {
             continue;
         }
-        let value = if target.from == i64::MIN {
-            target.to - 1
-        } else if target.to == i64::MAX || c.better == Better::Higher {
-            target.from
-        } else {
-            target.to - 1
+        // The bin's edge nearest the current value.
+        let value = match c.better {
+            Better::Higher => target.from,
+            Better::Lower => target.to - 1,
         };
         let mut after = *vars;
         after.set(c.var, Some(value));
         let v = evaluate(policy, &after);
         if v.better_than(now) {
-            let (from_zh, from_en) = match bin {
-                Some(b) => (c.bins[b].label_zh.as_str(), c.bins[b].label_en.as_str()),
-                None => ("无记录", "no record"),
-            };
+            let from = &c.bins[bin];
             return Some(hint(
                 &c.reason,
-                format!("{}：{} → {}", c.label_zh, from_zh, target.label_zh),
-                format!("{}: {} → {}", c.label_en, from_en, target.label_en),
+                format!("{}：{} → {}", c.label_zh, from.label_zh, target.label_zh),
+                format!("{}: {} → {}", c.label_en, from.label_en, target.label_en),
                 v,
             ));
         }

@@ -24,7 +24,11 @@ pub struct PolicyError {
 
 impl std::fmt::Display for PolicyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} / {}", self.code, self.message_en, self.message_zh)
+        write!(
+            f,
+            "{}: {} / {}",
+            self.code, self.message_en, self.message_zh
+        )
     }
 }
 
@@ -88,6 +92,10 @@ struct CharacteristicFile {
     name: String,
     var: String,
     reason: String,
+    /// Reason code when the value is missing (default: `reason`); "no rent
+    /// ledger" is different advice from "rent in arrears".
+    #[serde(default)]
+    missing_reason: Option<String>,
     label_zh: String,
     label_en: String,
     better: Better,
@@ -200,6 +208,7 @@ pub struct Characteristic {
     pub name: String,
     pub var: Var,
     pub reason: String,
+    pub missing_reason: String,
     pub label_zh: String,
     pub label_en: String,
     pub better: Better,
@@ -366,6 +375,8 @@ fn validate(f: PolicyFile, text: &str) -> Result<Policy, PolicyError> {
         }
         let var = var_of(&c.var, &place)?;
         need_reason(&c.reason, &place)?;
+        let missing_reason = c.missing_reason.unwrap_or_else(|| c.reason.clone());
+        need_reason(&missing_reason, &place)?;
         if c.bins.is_empty() {
             return Err(invalid(
                 format!("{place}：至少需要一个分箱"),
@@ -380,7 +391,9 @@ fn validate(f: PolicyFile, text: &str) -> Result<Policy, PolicyError> {
                 (0, Some(_)) => {
                     return Err(invalid(
                         format!("{place}：第一个分箱不能有 from（须覆盖所有较小的值）"),
-                        format!("{place}: the first bin must have no `from` (it covers all lower values)"),
+                        format!(
+                            "{place}: the first bin must have no `from` (it covers all lower values)"
+                        ),
                     ));
                 }
                 (_, Some(x)) => x,
@@ -396,7 +409,9 @@ fn validate(f: PolicyFile, text: &str) -> Result<Policy, PolicyError> {
                 (true, Some(_)) => {
                     return Err(invalid(
                         format!("{place}：最后一个分箱不能有 to（须覆盖所有较大的值）"),
-                        format!("{place}: the last bin must have no `to` (it covers all higher values)"),
+                        format!(
+                            "{place}: the last bin must have no `to` (it covers all higher values)"
+                        ),
                     ));
                 }
                 (false, Some(x)) => x,
@@ -417,8 +432,14 @@ fn validate(f: PolicyFile, text: &str) -> Result<Policy, PolicyError> {
                 && prev != from
             {
                 return Err(invalid(
-                    format!("{place}：第 {} 个分箱须从 {prev} 开始（分箱须首尾相接）", j + 1),
-                    format!("{place}: bin {} must start at {prev} (bins must be contiguous)", j + 1),
+                    format!(
+                        "{place}：第 {} 个分箱须从 {prev} 开始（分箱须首尾相接）",
+                        j + 1
+                    ),
+                    format!(
+                        "{place}: bin {} must start at {prev} (bins must be contiguous)",
+                        j + 1
+                    ),
                 ));
             }
             bins.push(Bin {
@@ -452,6 +473,7 @@ fn validate(f: PolicyFile, text: &str) -> Result<Policy, PolicyError> {
             name: c.name,
             var,
             reason: c.reason,
+            missing_reason,
             label_zh: c.label_zh,
             label_en: c.label_en,
             better: c.better,
@@ -483,9 +505,9 @@ fn validate(f: PolicyFile, text: &str) -> Result<Policy, PolicyError> {
     }
     let mut sorted = bands.clone();
     sorted.sort_by_key(|b| b.grade);
-    let ordered = sorted.windows(2).all(|w| {
-        w[0].min_score > w[1].min_score && w[0].outcome >= w[1].outcome
-    });
+    let ordered = sorted
+        .windows(2)
+        .all(|w| w[0].min_score > w[1].min_score && w[0].outcome >= w[1].outcome);
     if sorted.len() != Grade::ALL.len()
         || sorted.iter().zip(Grade::ALL).any(|(b, g)| b.grade != g)
         || !ordered
@@ -524,8 +546,14 @@ fn validate(f: PolicyFile, text: &str) -> Result<Policy, PolicyError> {
     for b in &sorted {
         if b.outcome == Outcome::Offer && !offers.contains_key(&b.grade) {
             return Err(invalid(
-                format!("等级 {} 的结果为 offer，但 [offer] 中没有它的额度", b.grade.as_str()),
-                format!("grade {} offers credit but has no entry in [offer]", b.grade.as_str()),
+                format!(
+                    "等级 {} 的结果为 offer，但 [offer] 中没有它的额度",
+                    b.grade.as_str()
+                ),
+                format!(
+                    "grade {} offers credit but has no entry in [offer]",
+                    b.grade.as_str()
+                ),
             ));
         }
     }

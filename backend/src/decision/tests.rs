@@ -41,7 +41,10 @@ fn clean() -> Facts {
     let mut f = Facts {
         uscc: "92320282MA1XQ7Y30N".into(),
         birth_date: Some(d("1978-03-14")),
-        as_of: Source::ALL.into_iter().map(|s| (s, d("2026-11-20"))).collect(),
+        as_of: Source::ALL
+            .into_iter()
+            .map(|s| (s, d("2026-11-20")))
+            .collect(),
         registration: Some(Registration {
             name: "宜兴市丁蜀镇王建国石材经营部".into(),
             entity_type: "individual".into(),
@@ -139,7 +142,9 @@ fn every_knock_out_declines_with_its_code_first() {
         ("revoked", Some("REGISTRATION_INACTIVE"), |f| {
             f.registration.as_mut().unwrap().status = RegistrationStatus::Revoked
         }),
-        ("no registration", Some("REGISTRATION_INACTIVE"), |f| f.registration = None),
+        ("no registration", Some("REGISTRATION_INACTIVE"), |f| {
+            f.registration = None
+        }),
         ("dishonesty active", Some("DISHONESTY_LIST"), |f| {
             f.dishonesty.push(ListEntry {
                 case_no: "x".into(),
@@ -174,11 +179,21 @@ fn every_knock_out_declines_with_its_code_first() {
         ("6 months old", None, |f| {
             f.registration.as_mut().unwrap().registered_on = d("2026-05-26")
         }),
-        ("applicant 17", Some("APPLICANT_AGE"), |f| f.birth_date = Some(d("2008-11-27"))),
-        ("applicant 18", None, |f| f.birth_date = Some(d("2008-11-26"))),
-        ("applicant 70", None, |f| f.birth_date = Some(d("1956-11-27"))),
-        ("applicant 71", Some("APPLICANT_AGE"), |f| f.birth_date = Some(d("1955-11-26"))),
-        ("applicant unknown", Some("APPLICANT_AGE"), |f| f.birth_date = None),
+        ("applicant 17", Some("APPLICANT_AGE"), |f| {
+            f.birth_date = Some(d("2008-11-27"))
+        }),
+        ("applicant 18", None, |f| {
+            f.birth_date = Some(d("2008-11-26"))
+        }),
+        ("applicant 70", None, |f| {
+            f.birth_date = Some(d("1956-11-27"))
+        }),
+        ("applicant 71", Some("APPLICANT_AGE"), |f| {
+            f.birth_date = Some(d("1955-11-26"))
+        }),
+        ("applicant unknown", Some("APPLICANT_AGE"), |f| {
+            f.birth_date = None
+        }),
         ("tax D", Some("TAX_GRADE_D"), |f| {
             f.tax_grades.push(TaxGradeYear {
                 year: 2026,
@@ -197,7 +212,9 @@ fn every_knock_out_declines_with_its_code_first() {
                 grade: TaxGrade::D,
             })
         }),
-        ("rent 4 months unpaid", Some("RENT_ARREARS_LONG"), |f| unpay_last(f, 4)),
+        ("rent 4 months unpaid", Some("RENT_ARREARS_LONG"), |f| {
+            unpay_last(f, 4)
+        }),
         ("rent 3 months unpaid", None, |f| unpay_last(f, 3)),
     ];
     let p = policy();
@@ -294,7 +311,12 @@ fn bin_edges_give_the_points_in_the_policy_file() {
     for (name, value, points) in table {
         let c = p.characteristics.iter().find(|c| c.name == *name).unwrap();
         let dec = decide_vars(&p, &vars_with(c.var, *value), day());
-        let t = dec.trace.characteristics.iter().find(|t| t.name == *name).unwrap();
+        let t = dec
+            .trace
+            .characteristics
+            .iter()
+            .find(|t| t.name == *name)
+            .unwrap();
         assert_eq!(t.value, *value, "{name}");
         assert_eq!(t.points, *points, "{name} at {value:?}");
     }
@@ -351,10 +373,16 @@ fn the_amount_is_the_grid_capped_by_rent_evidence() {
     };
     // Large rent: the grid's ¥200,000 for grade A, not capped.
     let t = with_rent(5_000_000).terms.unwrap();
-    assert_eq!((t.max_amount_cents, t.capped_by_evidence), (20_000_000, false));
+    assert_eq!(
+        (t.max_amount_cents, t.capped_by_evidence),
+        (20_000_000, false)
+    );
     // ¥1,234.56 a month: 12 × 1,234.56 = ¥14,814 (whole yuan) × 5 = ¥74,070 → ¥74,000.
     let t = with_rent(123_456).terms.unwrap();
-    assert_eq!((t.max_amount_cents, t.capped_by_evidence), (7_400_000, true));
+    assert_eq!(
+        (t.max_amount_cents, t.capped_by_evidence),
+        (7_400_000, true)
+    );
     // ¥150 a month: ¥9,000 is below the ¥10,000 minimum → referral.
     let dec = with_rent(15_000);
     assert_eq!((dec.outcome, dec.grade), (Outcome::Refer, Grade::A));
@@ -366,7 +394,15 @@ fn the_amount_is_the_grid_capped_by_rent_evidence() {
     let dec = decide(&p, &f, day());
     assert_eq!((dec.score, dec.grade), (650, Grade::B));
     let t = dec.terms.unwrap();
-    assert_eq!((t.max_amount_cents, t.capped_by_evidence), (5_000_000, true));
+    assert_eq!(
+        (t.max_amount_cents, t.capped_by_evidence),
+        (5_000_000, true)
+    );
+    // Explained as "no ledger" (once, for both rent characteristics), not as
+    // arrears; and there is no small change that fixes a missing ledger.
+    assert_eq!(codes(&dec), ["NO_RENT_LEDGER", "HOUSEHOLD_RATING"]);
+    assert_eq!(dec.explanation.reasons[0].points_lost, 25);
+    assert!(dec.explanation.grade_up.is_none());
 }
 
 #[test]
@@ -387,14 +423,27 @@ fn reasons_put_knock_outs_first_then_the_costliest() {
     let dec = decide(&p, &f, day());
     assert_eq!(
         codes(&dec),
-        ["ENFORCEMENT_LIST", "TAX_GRADE_LOW", "SOCIAL_INSURANCE_SHORT", "UTILITY_LATE"]
+        [
+            "ENFORCEMENT_LIST",
+            "TAX_GRADE_LOW",
+            "SOCIAL_INSURANCE_SHORT",
+            "UTILITY_LATE"
+        ]
     );
-    let lost: Vec<i32> = dec.explanation.reasons.iter().map(|r| r.points_lost).collect();
+    let lost: Vec<i32> = dec
+        .explanation
+        .reasons
+        .iter()
+        .map(|r| r.points_lost)
+        .collect();
     assert_eq!(lost, [0, 50, 30, 15]);
     // Equal losses keep the policy's order: UTILITY_LATE (15) before HOUSEHOLD_RATING (15).
     let mut g = clean();
     g.utilities[0].months_late_12 = 1;
-    assert_eq!(codes(&decide(&p, &g, day())), ["UTILITY_LATE", "HOUSEHOLD_RATING"]);
+    assert_eq!(
+        codes(&decide(&p, &g, day())),
+        ["UTILITY_LATE", "HOUSEHOLD_RATING"]
+    );
 }
 
 #[test]
@@ -433,7 +482,10 @@ fn paying_two_months_of_rent_arrears_is_the_grade_up() {
     assert!(up.change_zh.contains("无拖欠"), "{}", up.change_zh);
     // The view carries the merchant-facing texts.
     let view = dec.view(&p, "dec_x");
-    assert_eq!(view.reasons[0].fix_zh, p.reason("RENT_ARREARS").unwrap().fix_zh);
+    assert_eq!(
+        view.reasons[0].fix_zh,
+        p.reason("RENT_ARREARS").unwrap().fix_zh
+    );
 }
 
 #[test]
@@ -446,7 +498,10 @@ fn a_single_repairable_knock_out_suggests_its_repair() {
         removed_on: None,
     });
     let up = decide(&p, &f, day()).explanation.grade_up.unwrap();
-    assert_eq!((up.code.as_str(), up.new_grade), ("ENFORCEMENT_LIST", Grade::A));
+    assert_eq!(
+        (up.code.as_str(), up.new_grade),
+        ("ENFORCEMENT_LIST", Grade::A)
+    );
     // Two knock-outs: clearing one still declines, so no suggestion.
     f.birth_date = Some(d("1950-01-01"));
     assert!(decide(&p, &f, day()).explanation.grade_up.is_none());
@@ -454,26 +509,61 @@ fn a_single_repairable_knock_out_suggests_its_repair() {
 
 fn broken(from: &str, to: &str) -> super::PolicyError {
     let text = super::policy::BUILTIN[0].1;
-    assert!(text.contains(from), "test setup: {from:?} not in the policy");
+    assert!(
+        text.contains(from),
+        "test setup: {from:?} not in the policy"
+    );
     Policy::from_toml(&text.replacen(from, to, 1)).unwrap_err()
 }
 
 #[test]
 fn bad_policies_are_refused_with_a_clear_message() {
     let cases = [
-        ("{ from = 12, to = 36, points = 20", "{ from = 13, to = 36, points = 20", "contiguous"),
-        ("{ from = 3, to = 4, points = 35", "{ from = 3, to = 4, points = 60", "must not fall"),
-        ("var = \"social_insurance_months\"", "var = \"social_security\"", "unknown variable"),
-        ("reason = \"RENT_LATE\"", "reason = \"RENT_LATER\"", "has no text"),
+        (
+            "{ from = 12, to = 36, points = 20",
+            "{ from = 13, to = 36, points = 20",
+            "contiguous",
+        ),
+        (
+            "{ from = 3, to = 4, points = 35",
+            "{ from = 3, to = 4, points = 60",
+            "must not fall",
+        ),
+        (
+            "var = \"social_insurance_months\"",
+            "var = \"social_security\"",
+            "unknown variable",
+        ),
+        (
+            "reason = \"RENT_LATE\"",
+            "reason = \"RENT_LATER\"",
+            "has no text",
+        ),
         ("min_score = 640", "min_score = 690", "band"),
-        ("version = \"2026.11-1\"", "version = \"2026.11-1\"\nfoo = 1", "does not parse"),
-        ("{ to = 12, points = 0,", "{ from = 0, to = 12, points = 0,", "first bin"),
-        ("max_amount_yuan = 120000", "max_amount_yuan = 0", "positive"),
+        (
+            "version = \"2026.11-1\"",
+            "version = \"2026.11-1\"\nfoo = 1",
+            "does not parse",
+        ),
+        (
+            "{ to = 12, points = 0,",
+            "{ from = 0, to = 12, points = 0,",
+            "first bin",
+        ),
+        (
+            "max_amount_yuan = 120000",
+            "max_amount_yuan = 0",
+            "positive",
+        ),
     ];
     for (from, to, expected) in cases {
         let e = broken(from, to);
         assert_eq!(e.code, "policy_invalid");
-        assert!(e.message_en.contains(expected), "{expected}: {}", e.message_en);
+        assert!(
+            e.message_en.contains(expected),
+            "{expected}: {}",
+            e.message_en
+        );
         assert!(!e.message_zh.is_empty());
     }
 }
@@ -501,12 +591,15 @@ fn rank(dec: &engine::Decision<'_>) -> (Outcome, std::cmp::Reverse<Grade>) {
 }
 
 fn arb_vars() -> impl Strategy<Value = Vars> {
-    proptest::collection::vec(proptest::option::weighted(0.9, -3i64..400), super::vars::VAR_COUNT)
-        .prop_map(|v| {
-            let mut a = [None; super::vars::VAR_COUNT];
-            a.copy_from_slice(&v);
-            Vars(a)
-        })
+    proptest::collection::vec(
+        proptest::option::weighted(0.9, -3i64..400),
+        super::vars::VAR_COUNT,
+    )
+    .prop_map(|v| {
+        let mut a = [None; super::vars::VAR_COUNT];
+        a.copy_from_slice(&v);
+        Vars(a)
+    })
 }
 
 proptest! {

@@ -163,11 +163,7 @@ pub fn derive(facts: &Facts, day: NaiveDate) -> Vars {
             .iter()
             .map(|u| i64::from(u.months_late_12.min(12)))
             .sum();
-        let arrears: i64 = facts
-            .utilities
-            .iter()
-            .map(|u| u.arrears_cents.max(0))
-            .sum();
+        let arrears: i64 = facts.utilities.iter().map(|u| u.arrears_cents.max(0)).sum();
         set(&mut v, Var::UtilityLateMonths, Some(late));
         set(&mut v, Var::UtilityArrearsYuan, Some(arrears / 100));
     }

@@ -13,12 +13,12 @@ use shared::ids::MobileNumber;
 use shared::merchant::{CodeInfo, MeResponse, OtpRequest, OtpSent, Profile, SessionRequest};
 
 use crate::app::AppState;
+use crate::auth::AuthState;
 use crate::auth::idempotency::{self, Begin, Stored};
 use crate::auth::origin::SameOrigin;
 use crate::auth::otp::{self, LoginContext};
 use crate::auth::session::{self, MerchantSession};
 use crate::auth::sms::{self, SmsMessage};
-use crate::auth::AuthState;
 use crate::db::{self, DbConn};
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::services::merchant as service;
@@ -28,10 +28,23 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/codes/{code}", get(code_info))
         .route("/otp", axum::routing::post(send_otp))
-        .route("/session", axum::routing::post(create_session).delete(end_session))
+        .route(
+            "/session",
+            axum::routing::post(create_session).delete(end_session),
+        )
         .route("/me", get(me))
         .route("/profile", get(my_profile).put(save_profile))
         .route("/merchants/{id}/profile", get(profile_by_id))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "该接口不支持此请求方式",
+        "This endpoint does not accept this HTTP method",
+    )
 }
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
@@ -86,7 +99,9 @@ async fn code_info(
         stall_number: stall.as_ref().map(|s| s.number.clone()),
         zone: stall.as_ref().map(|s| s.zone.clone()),
         trade: stall.as_ref().map(|s| s.trade.clone()),
-        holder_name_masked: stall.as_ref().map(|s| stall_codes::mask_name(&s.holder_name)),
+        holder_name_masked: stall
+            .as_ref()
+            .map(|s| stall_codes::mask_name(&s.holder_name)),
     }))
 }
 
@@ -110,13 +125,18 @@ impl Outcome {
     fn into_response(self, auth: &AuthState) -> Response {
         let mut res = (
             self.status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             self.body,
         )
             .into_response();
         if let Some(token) = &self.token {
-            res.headers_mut()
-                .insert(header::SET_COOKIE, session::set_cookie(token, auth.cookie_secure));
+            res.headers_mut().insert(
+                header::SET_COOKIE,
+                session::set_cookie(token, auth.cookie_secure),
+            );
         }
         res
     }
@@ -194,44 +214,52 @@ async fn send_otp(
     let auth = state.auth.clone();
     let for_response = auth.clone();
     let outcome = db::run(&state.pool, move |conn| {
-        idempotent(conn, &auth, &scope, key.as_deref(), &hash, Duration::hours(24), |conn| {
-            let context = match &code_ref {
-                Some(code) => {
-                    let r = check_code(conn, &auth, code.trim(), "otp", rid.as_deref())?;
-                    LoginContext {
-                        stall_id: r.stall.map(|s| s.id),
-                        market_id: Some(r.market.id),
+        idempotent(
+            conn,
+            &auth,
+            &scope,
+            key.as_deref(),
+            &hash,
+            Duration::hours(24),
+            |conn| {
+                let context = match &code_ref {
+                    Some(code) => {
+                        let r = check_code(conn, &auth, code.trim(), "otp", rid.as_deref())?;
+                        LoginContext {
+                            stall_id: r.stall.map(|s| s.id),
+                            market_id: Some(r.market.id),
+                        }
                     }
-                }
-                None => LoginContext::default(),
-            };
-            let now = Utc::now();
-            otp::reserve_send(conn, mobile.as_str(), now)?;
-            let code = otp::issue(conn, &auth.fields, mobile.as_str(), &context, now)?;
-            let minutes = (otp::CODE_TTL_SECONDS / 60) as u32;
-            auth.sms
-                .send(&SmsMessage {
-                    mobile: mobile.as_str(),
-                    code: &code,
-                    text: sms::login_text(&code, minutes),
+                    None => LoginContext::default(),
+                };
+                let now = Utc::now();
+                otp::reserve_send(conn, mobile.as_str(), now)?;
+                let code = otp::issue(conn, &auth.fields, mobile.as_str(), &context, now)?;
+                let minutes = (otp::CODE_TTL_SECONDS / 60) as u32;
+                auth.sms
+                    .send(&SmsMessage {
+                        mobile: mobile.as_str(),
+                        code: &code,
+                        text: sms::login_text(&code, minutes),
+                    })
+                    .map_err(AppError::unavailable)?;
+                service::audit(
+                    conn,
+                    "anonymous",
+                    "otp.sent",
+                    "mobile",
+                    None,
+                    context.market_id.as_deref(),
+                    json!({ "mobile": mobile.masked(), "stall_id": context.stall_id }),
+                    rid.as_deref(),
+                )?;
+                Outcome::ok(&OtpSent {
+                    mobile_masked: mobile.masked(),
+                    expires_in_seconds: otp::CODE_TTL_SECONDS as u32,
+                    resend_after_seconds: otp::RESEND_SECONDS as u32,
                 })
-                .map_err(AppError::unavailable)?;
-            service::audit(
-                conn,
-                "anonymous",
-                "otp.sent",
-                "mobile",
-                None,
-                context.market_id.as_deref(),
-                json!({ "mobile": mobile.masked(), "stall_id": context.stall_id }),
-                rid.as_deref(),
-            )?;
-            Outcome::ok(&OtpSent {
-                mobile_masked: mobile.masked(),
-                expires_in_seconds: otp::CODE_TTL_SECONDS as u32,
-                resend_after_seconds: otp::RESEND_SECONDS as u32,
-            })
-        })
+            },
+        )
     })
     .await?;
     Ok(outcome.into_response(&for_response))
@@ -346,9 +374,11 @@ async fn profile_by_id(
     s: MerchantSession,
     Path(id): Path<String>,
 ) -> AppResult<ApiJson<Profile>> {
-    db::run(&state.pool, move |conn| service::profile(conn, &s.merchant_id, &id))
-        .await
-        .map(ApiJson)
+    db::run(&state.pool, move |conn| {
+        service::profile(conn, &s.merchant_id, &id)
+    })
+    .await
+    .map(ApiJson)
 }
 
 async fn save_profile(
@@ -363,7 +393,14 @@ async fn save_profile(
     let auth = state.auth.clone();
     let rid = request_id(&headers);
     db::run(&state.pool, move |conn| {
-        service::save_profile(conn, &auth.fields, &s.merchant_id, &valid, now, rid.as_deref())
+        service::save_profile(
+            conn,
+            &auth.fields,
+            &s.merchant_id,
+            &valid,
+            now,
+            rid.as_deref(),
+        )
     })
     .await
     .map(ApiJson)

@@ -192,7 +192,9 @@ pub fn profile(conn: &mut DbConn, caller: &str, wanted: &str) -> AppResult<Profi
         resident_id_masked: row.resident_id_masked,
         birth_date: row.birth_date,
         uscc: row.uscc.or(if complete { None } else { place.stall_uscc }),
-        trade: row.trade.or(if complete { None } else { place.stall_trade }),
+        trade: row
+            .trade
+            .or(if complete { None } else { place.stall_trade }),
         years_in_business: row.years_in_business.and_then(|y| u32::try_from(y).ok()),
         market_name: place.market_name,
         stall_number: place.stall_number,
@@ -216,11 +218,21 @@ pub fn validate_profile(body: &Value, today: CivilDate) -> Result<ValidProfile, 
         match body.get(field) {
             Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
             Some(Value::String(_)) | None | Some(Value::Null) => {
-                errors.push(FieldError::new(field, "required", "此项必填", "This field is required"));
+                errors.push(FieldError::new(
+                    field,
+                    "required",
+                    "此项必填",
+                    "This field is required",
+                ));
                 None
             }
             Some(_) => {
-                errors.push(FieldError::new(field, "not_text", "此项应为文字", "This field must be text"));
+                errors.push(FieldError::new(
+                    field,
+                    "not_text",
+                    "此项应为文字",
+                    "This field must be text",
+                ));
                 None
             }
         }
@@ -439,12 +451,33 @@ mod tests {
         ] {
             let mut body = good();
             body[field] = value.clone();
-            assert_eq!(bad_fields(body), vec![field.to_owned()], "{field} = {value}");
+            assert_eq!(
+                bad_fields(body),
+                vec![field.to_owned()],
+                "{field} = {value}"
+            );
         }
         let mut body = good();
         body.as_object_mut().unwrap().remove("uscc");
         assert_eq!(bad_fields(body), vec!["uscc".to_owned()]);
         assert_eq!(bad_fields(json!({})).len(), 5);
+    }
+
+    /// The frontend sends `shared::merchant::ProfileInput`; the server reads
+    /// raw JSON. The two must agree on every field name.
+    #[test]
+    fn the_shared_input_type_validates() {
+        let input = shared::merchant::ProfileInput {
+            name: "王建国".into(),
+            resident_id: "11010519491231002X".into(),
+            uscc: "914403001922038216".into(),
+            trade: "石材".into(),
+            years_in_business: 3,
+        };
+        let body = serde_json::to_value(&input).unwrap();
+        let p = validate_profile(&body, TODAY).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p.uscc.as_str(), input.uscc);
+        assert_eq!(p.years_in_business, 3);
     }
 
     #[test]
@@ -455,7 +488,10 @@ mod tests {
         let check = shared::ids::resident_id_check_char(first17).unwrap();
         body["resident_id"] = json!(format!("{first17}{check}"));
         body["years_in_business"] = json!(16);
-        assert_eq!(bad_fields(body.clone()), vec!["years_in_business".to_owned()]);
+        assert_eq!(
+            bad_fields(body.clone()),
+            vec!["years_in_business".to_owned()]
+        );
         body["years_in_business"] = json!(15);
         assert!(bad_fields(body).is_empty());
     }

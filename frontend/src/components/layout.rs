@@ -33,11 +33,11 @@ pub fn Layout(props: &LayoutProps) -> Html {
                 </Link<Route>>
                 // The label is written in the *other* language, so someone who
                 // cannot read the current one can still find the way back.
-                <button type="button" id="lang-switch" class="switch" lang={lang.other().html_tag()}
+                <button type="button" id="lang-toggle" class="switch" lang={lang.other().html_tag()}
                         onclick={toggle_lang}>
                     { lang.pick("English", "中文") }
                 </button>
-                <button type="button" id="large-text-switch" class="switch"
+                <button type="button" id="large-text-toggle" class="switch"
                         aria-pressed={if settings.large_text { "true" } else { "false" }}
                         onclick={toggle_large}>
                     { lang.pick("大字", "Large text") }
@@ -52,4 +52,15 @@ pub fn Layout(props: &LayoutProps) -> Html {
             </footer>
         </>
     }
+}
+
+/// Sets the tab / history title: people with several tabs, and screen
+/// readers announcing a new page, rely on it.
+#[hook]
+pub fn use_page_title(title: &'static str) {
+    use_effect_with(title, |title| {
+        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+            doc.set_title(&format!("{title} · 市场码"));
+        }
+    });
 }

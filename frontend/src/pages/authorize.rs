@@ -5,11 +5,13 @@
 
 use yew::prelude::*;
 
+use crate::components::use_page_title;
 use crate::state::use_lang;
 
 #[component]
 pub fn Authorize() -> Html {
     let lang = use_lang();
+    use_page_title(lang.pick("授权书", "Authorization"));
     let sections: [(&str, &str, &str, &str); 6] = [
         (
             "letter-collector",

@@ -3,11 +3,13 @@
 
 use yew::prelude::*;
 
+use crate::components::use_page_title;
 use crate::state::use_lang;
 
 #[component]
 pub fn Consents() -> Html {
     let lang = use_lang();
+    use_page_title(lang.pick("我的授权", "My consents"));
     html! {
         <section id="consents">
             <h1>{ lang.pick("我的授权", "My consents") }</h1>

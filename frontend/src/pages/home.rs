@@ -4,7 +4,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::app::Route;
-use crate::components::{ErrorAlert, Loading};
+use crate::components::{ErrorAlert, Loading, use_page_title};
 use crate::state::use_lang;
 
 #[derive(Clone, PartialEq)]
@@ -18,6 +18,7 @@ enum Health {
 #[component]
 pub fn Home() -> Html {
     let lang = use_lang();
+    use_page_title(lang.pick("首页", "Home"));
     let health = use_state(|| Health::Loading);
     // Bumped by "retry" to run the effect again.
     let attempt = use_state(|| 0u32);

@@ -9,7 +9,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::app::Route;
-use crate::components::{ButtonSpinner, ErrorAlert, Notice, TextField};
+use crate::components::{ButtonSpinner, ErrorAlert, Notice, TextField, use_page_title};
 use crate::i18n::{Lang, Msg};
 use crate::state::{scanned_code, use_lang};
 
@@ -27,6 +27,7 @@ enum Busy {
 #[component]
 pub fn Login() -> Html {
     let lang = use_lang();
+    use_page_title(lang.pick("登录", "Log in"));
     let navigator = use_navigator();
     let mobile = use_state(String::new);
     let otp = use_state(String::new);

@@ -2,11 +2,13 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::app::Route;
+use crate::components::use_page_title;
 use crate::state::use_lang;
 
 #[component]
 pub fn NotFound() -> Html {
     let lang = use_lang();
+    use_page_title(lang.pick("页面不存在", "Not found"));
     html! {
         <section id="not-found">
             <h1>{ lang.pick("页面不存在", "Page not found") }</h1>

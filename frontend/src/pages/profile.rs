@@ -12,7 +12,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::app::Route;
-use crate::components::{ButtonSpinner, ErrorAlert, Loading, Skeleton, TextField};
+use crate::components::{ButtonSpinner, ErrorAlert, Loading, Skeleton, TextField, use_page_title};
 use crate::i18n::{Lang, Msg};
 use crate::state::use_lang;
 
@@ -40,6 +40,7 @@ enum Load {
 #[component]
 pub fn Profile() -> Html {
     let lang = use_lang();
+    use_page_title(lang.pick("经营信息", "Business details"));
     let navigator = use_navigator();
     let load = use_state(|| Load::Loading);
     let attempt = use_state(|| 0u32);
@@ -239,7 +240,45 @@ pub fn Profile() -> Html {
                     }
                 </button>
             </form>
+            <LogOut />
         </section>
+    }
+}
+
+/// Ends the session: a shared family phone should not stay logged in.
+#[component]
+fn LogOut() -> Html {
+    let lang = use_lang();
+    let navigator = use_navigator();
+    let busy = use_state(|| false);
+    let error = use_state(|| None::<ApiError>);
+    let onclick = {
+        let (busy, error) = (busy.clone(), error.clone());
+        Callback::from(move |_: MouseEvent| {
+            busy.set(true);
+            let (busy, error, navigator) = (busy.clone(), error.clone(), navigator.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::log_out().await {
+                    Ok(()) => {
+                        if let Some(nav) = navigator {
+                            nav.push(&Route::Home);
+                        }
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    html! {
+        <>
+            if let Some(e) = &*error {
+                <ErrorAlert id="logout-error" error={e.clone()} />
+            }
+            <button type="button" id="logout" class="btn secondary block" disabled={*busy} {onclick}>
+                { lang.pick("退出登录", "Log out") }
+            </button>
+        </>
     }
 }
 

@@ -7,7 +7,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::app::Route;
-use crate::components::{ErrorAlert, Loading, Skeleton};
+use crate::components::{ErrorAlert, Loading, Skeleton, use_page_title};
 use crate::state::{remember_scanned_code, use_lang};
 
 #[derive(Properties, PartialEq)]
@@ -25,6 +25,7 @@ enum Load {
 #[component]
 pub fn Scan(props: &ScanProps) -> Html {
     let lang = use_lang();
+    use_page_title(lang.pick("确认摊位", "Confirm your stall"));
     let navigator = use_navigator();
     let load = use_state(|| Load::Loading);
     let attempt = use_state(|| 0u32);

@@ -4,6 +4,7 @@
 
 use yew::prelude::*;
 
+use crate::components::use_page_title;
 use crate::state::use_lang;
 
 #[derive(Properties, PartialEq)]
@@ -16,6 +17,7 @@ struct ConsoleProps {
 #[component]
 fn Console(props: &ConsoleProps) -> Html {
     let lang = use_lang();
+    use_page_title(lang.pick(props.title.0, props.title.1));
     html! {
         <section id={props.id.clone()}>
             <h1>{ lang.pick(props.title.0, props.title.1) }</h1>
