@@ -57,6 +57,20 @@ enum Command {
         as_of: Option<chrono::NaiveDate>,
         out_dir: std::path::PathBuf,
     },
+    /// Create a staff account: the first operator (who then creates markets
+    /// and managers in the console), or a manager of a named market. The
+    /// password is read from `MARKET_CODE_NEW_PASSWORD` or, when unset, from
+    /// the first line of standard input, so it is not left in shell history.
+    CreateUser {
+        username: String,
+        #[arg(long, default_value = "operator", value_parser = ["operator", "manager"])]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The market's name (managers only).
+        #[arg(long)]
+        market: Option<String>,
+    },
     /// Recompute a stored decision and say whether it is identical.
     Replay { decision_id: String },
     /// Run a policy over a population: approval rate, grades, reasons.
@@ -104,6 +118,12 @@ pub fn main() -> ExitCode {
             as_of,
             out_dir,
         } => crate::credit::cli_generate(count, seed, as_of, &out_dir),
+        Command::CreateUser {
+            username,
+            role,
+            display_name,
+            market,
+        } => create_user(&username, &role, display_name.as_deref(), market.as_deref()),
         Command::Replay { decision_id } => {
             with_db(|pool, _| crate::decisions::cli_replay(pool, &decision_id))
         }
@@ -153,6 +173,66 @@ fn seed_demo() -> Result<(), String> {
                 "already there"
             }
         );
+        // Each demo stall's holder needs credit facts, or no demo scan can
+        // reach a decision.
+        let credit = crate::credit::seed_demo_credit_data(&mut conn).map_err(|e| e.to_string())?;
+        println!(
+            "demo credit data: {} licence codes assigned, {} merchants added, {} rows",
+            credit.usccs_assigned, credit.merchants_added, credit.rows_imported
+        );
+        Ok(())
+    })
+}
+
+fn create_user(
+    username: &str,
+    role: &str,
+    display_name: Option<&str>,
+    market: Option<&str>,
+) -> Result<(), String> {
+    let password = match std::env::var("MARKET_CODE_NEW_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    with_db(|pool, _| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let market_id = match market {
+            Some(name) => Some(
+                crate::stall_codes::find_market(&mut conn, Some(name))
+                    .map_err(|_| format!("no market named {name}"))?
+                    .id,
+            ),
+            None => None,
+        };
+        let input = shared::manager::StaffUserInput {
+            username: username.to_owned(),
+            display_name: display_name.unwrap_or(username).to_owned(),
+            password,
+            role: role.to_owned(),
+            market_id,
+        };
+        let user = crate::services::staff::create_user(&mut conn, "cli", &input, None).map_err(
+            |e| {
+                let fields: Vec<String> = e
+                    .body
+                    .fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message_en))
+                    .collect();
+                if fields.is_empty() {
+                    e.to_string()
+                } else {
+                    fields.join("; ")
+                }
+            },
+        )?;
+        println!("created {} {} ({})", user.role, user.username, user.id);
         Ok(())
     })
 }
@@ -195,7 +275,9 @@ fn serve() -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         // `cargo xtask test` reads this line to learn an ephemeral port.
         println!("listening on http://{addr}");
-        axum::serve(listener, router(state))
+        // The peer address is kept with each signed consent.
+        let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| e.to_string())

@@ -189,6 +189,94 @@ fn remember_policy(conn: &mut DbConn, policy: &Policy, at: &str) -> AppResult<()
     }
 }
 
+#[derive(serde::Deserialize)]
+struct StoredReason {
+    code: String,
+    knock_out: bool,
+    points_lost: i32,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredExplanation {
+    reasons: Vec<StoredReason>,
+    grade_up: Option<shared::decision::GradeUp>,
+}
+
+/// A stored decision as the merchant sees it, with the reason texts of the
+/// policy it was made under. Scoped by merchant: another merchant's decision
+/// is "not found".
+pub fn load_view(
+    conn: &mut DbConn,
+    merchant_id: &str,
+    decision_id: &str,
+) -> AppResult<DecisionView> {
+    let row: DecisionRow = decisions::table
+        .filter(decisions::id.eq(decision_id))
+        .filter(decisions::merchant_id.eq(merchant_id))
+        .select(DecisionRow::as_select())
+        .first(conn)?;
+    view_of(conn, row)
+}
+
+/// The merchant's most recent decision, if any.
+pub fn latest_view(conn: &mut DbConn, merchant_id: &str) -> AppResult<Option<DecisionView>> {
+    let row: Option<DecisionRow> = decisions::table
+        .filter(decisions::merchant_id.eq(merchant_id))
+        .order(decisions::created_at.desc())
+        .select(DecisionRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|r| view_of(conn, r)).transpose()
+}
+
+fn view_of(conn: &mut DbConn, row: DecisionRow) -> AppResult<DecisionView> {
+    let body: String = policies::table
+        .find(&row.policy_version)
+        .select(policies::body)
+        .first(conn)?;
+    let policy = Policy::from_toml(&body).map_err(AppError::internal)?;
+    let bad =
+        |what: &str| AppError::internal(format!("decision {}: stored {what} unreadable", row.id));
+    let explanation: StoredExplanation =
+        serde_json::from_str(&row.reasons).map_err(|_| bad("reasons"))?;
+    let terms = row
+        .terms
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|_| bad("terms"))?;
+    let reasons = explanation
+        .reasons
+        .into_iter()
+        .map(|r| {
+            let text = policy.reason(&r.code);
+            let pick = |f: fn(&crate::decision::policy::ReasonText) -> &String| {
+                text.map(f).cloned().unwrap_or_else(|| r.code.clone())
+            };
+            shared::decision::Reason {
+                text_zh: pick(|t| &t.zh),
+                text_en: pick(|t| &t.en),
+                fix_zh: pick(|t| &t.fix_zh),
+                fix_en: pick(|t| &t.fix_en),
+                code: r.code,
+                knock_out: r.knock_out,
+                points_lost: r.points_lost,
+            }
+        })
+        .collect();
+    Ok(DecisionView {
+        outcome: Outcome::parse(&row.outcome).ok_or_else(|| bad("outcome"))?,
+        grade: Grade::parse(&row.grade).ok_or_else(|| bad("grade"))?,
+        score: row.score,
+        terms,
+        reasons,
+        grade_up: explanation.grade_up,
+        policy_version: row.policy_version,
+        decided_on: row.decided_on,
+        decision_id: row.id,
+    })
+}
+
 /// What a replay found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayReport {
@@ -602,6 +690,17 @@ mod tests {
             rows.iter()
                 .all(|r| r.subject_uscc == uscc && r.actor == "merchant:mer_1")
         );
+        assert_eq!(
+            crate::connectors::access_log_for_merchant(&mut c, "mer_1", 100)
+                .unwrap()
+                .len(),
+            Source::ALL.len()
+        );
+        assert!(
+            crate::connectors::access_log_for_merchant(&mut c, "mer_2", 100)
+                .unwrap()
+                .is_empty()
+        );
         let ok = rows.iter().find(|r| r.source == "registration").unwrap();
         assert_eq!(ok.result, "ok");
         assert!(
@@ -629,6 +728,14 @@ mod tests {
 
         let r = replay(&mut c, &d.id).unwrap();
         assert!(r.identical(), "{:?}", r.differences);
+        // Read back, the merchant sees what was decided; another merchant sees nothing.
+        assert_eq!(load_view(&mut c, "mer_1", &d.id).unwrap(), d.view);
+        assert_eq!(latest_view(&mut c, "mer_1").unwrap(), Some(d.view.clone()));
+        assert_eq!(
+            load_view(&mut c, "mer_2", &d.id).unwrap_err().code(),
+            "not_found"
+        );
+        assert_eq!(latest_view(&mut c, "mer_2").unwrap(), None);
 
         // Alter the stored facts: replay must notice.
         let altered = row.facts_json.replace("\"enforcement\":[]", "\"enforcement\":[{\"case_no\":\"x\",\"listed_on\":\"2026-01-01\",\"removed_on\":null}]");
@@ -669,6 +776,96 @@ mod tests {
         let r = replay(&mut c, &d.id).unwrap();
         assert_eq!(r.differences.len(), 1, "{:?}", r.differences);
         assert!(r.differences[0].starts_with("score"));
+    }
+
+    #[test]
+    fn a_policy_version_is_immutable_once_used() {
+        let mut c = conn();
+        let uscc = with_population(&mut c);
+        let id = consent(&mut c, "mer_1", |_| {});
+        let subject = Subject {
+            uscc: &uscc,
+            birth_date: None,
+        };
+        decide_for(&mut c, "t", "mer_1", Some(&id), &subject, now()).unwrap();
+        let text = current_policy()
+            .source_text
+            .replacen("min_score = 640", "min_score = 645", 1);
+        let changed = Policy::from_toml(&text).unwrap();
+        assert_eq!(changed.version, current_policy().version);
+        let e =
+            decide_with(&mut c, &changed, "t", "mer_1", Some(&id), &subject, now()).unwrap_err();
+        assert_eq!(e.code(), "internal_error");
+        let stored: i64 = decisions::table.count().get_result(&mut c).unwrap();
+        assert_eq!(stored, 1);
+    }
+
+    #[test]
+    fn the_replay_command_says_identical_or_different() {
+        let dir = std::env::temp_dir().join(format!("mc-replay-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let pool = crate::db::connect(dir.join("t.sqlite3").to_str().unwrap()).unwrap();
+        crate::db::migrate(&pool).unwrap();
+        let mut c = pool.get().unwrap();
+        let uscc = with_population(&mut c);
+        let id = consent(&mut c, "mer_1", |_| {});
+        let subject = Subject {
+            uscc: &uscc,
+            birth_date: None,
+        };
+        let d = decide_for(&mut c, "t", "mer_1", Some(&id), &subject, now()).unwrap();
+        assert_eq!(cli_replay(&pool, &d.id), Ok(()));
+        diesel::update(decisions::table.find(&d.id))
+            .set(decisions::grade.eq("Z"))
+            .execute(&mut c)
+            .unwrap();
+        assert_eq!(cli_replay(&pool, &d.id), Err("1 differences".to_owned()));
+        drop(c);
+        drop(pool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The same flow on PostgreSQL (MultiConnection): `DECISION_PG_URL` names a
+    /// throwaway database, e.g. made with `backend pg-database create URL`.
+    #[test]
+    #[ignore = "needs PostgreSQL: DECISION_PG_URL=postgres://…/db cargo test -p backend -- --ignored pg_"]
+    fn pg_decide_log_and_replay() {
+        let url = std::env::var("DECISION_PG_URL").expect("DECISION_PG_URL");
+        let pool = crate::db::connect(&url).unwrap();
+        crate::db::migrate(&pool).unwrap();
+        let mut c = pool.get().unwrap();
+        let uscc = with_population(&mut c);
+        let merchant = new_id("mer");
+        let denied = decide_for(
+            &mut c,
+            "t",
+            &merchant,
+            None,
+            &Subject {
+                uscc: &uscc,
+                birth_date: None,
+            },
+            now(),
+        );
+        assert_eq!(denied.unwrap_err().code(), "consent_required");
+        let id = consent(&mut c, &merchant, |_| {});
+        let subject = Subject {
+            uscc: &uscc,
+            birth_date: None,
+        };
+        let d = decide_for(&mut c, "t", &merchant, Some(&id), &subject, now()).unwrap();
+        let results: Vec<String> = access_log::table
+            .filter(access_log::merchant_id.eq(&merchant))
+            .select(access_log::result)
+            .load(&mut c)
+            .unwrap();
+        assert_eq!(
+            results.iter().filter(|r| *r == "denied").count(),
+            Source::ALL.len()
+        );
+        assert_eq!(results.len(), 2 * Source::ALL.len());
+        assert!(replay(&mut c, &d.id).unwrap().identical());
+        assert_eq!(load_view(&mut c, &merchant, &d.id).unwrap(), d.view);
     }
 
     #[test]

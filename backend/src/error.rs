@@ -10,17 +10,35 @@ use shared::error::{ApiErrorBody, FieldError};
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Boxed so that `Result<T, AppError>` stays one pointer wide on the happy
+/// path; fields are reached through `Deref` (`e.status`, `e.body.code`).
 #[derive(Debug)]
-pub struct AppError {
+pub struct AppError(Box<ErrorParts>);
+
+#[derive(Debug)]
+pub struct ErrorParts {
     pub status: StatusCode,
     pub body: ApiErrorBody,
     /// Logged, never sent.
     internal: Option<String>,
 }
 
+impl std::ops::Deref for AppError {
+    type Target = ErrorParts;
+    fn deref(&self) -> &ErrorParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppError {
+    fn deref_mut(&mut self) -> &mut ErrorParts {
+        &mut self.0
+    }
+}
+
 impl AppError {
     pub fn new(status: StatusCode, code: &str, message_zh: &str, message_en: &str) -> Self {
-        Self {
+        Self(Box::new(ErrorParts {
             status,
             body: ApiErrorBody {
                 code: code.to_owned(),
@@ -29,7 +47,7 @@ impl AppError {
                 fields: Vec::new(),
             },
             internal: None,
-        }
+        }))
     }
 
     /// Also used for objects outside the caller's scope, so ids cannot be probed.
@@ -118,7 +136,8 @@ impl IntoResponse for AppError {
         } else if self.status.is_client_error() {
             tracing::debug!(code = %self.body.code, "request refused");
         }
-        (self.status, axum::Json(self.body)).into_response()
+        let parts = *self.0;
+        (parts.status, axum::Json(parts.body)).into_response()
     }
 }
 

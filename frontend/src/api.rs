@@ -8,7 +8,10 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::HealthResponse;
-use shared::decision::DecisionView;
+use shared::consent::{
+    ApplicationRequest, ApplicationView, ConsentView, Letter, MerchantDecision, SignRequest,
+    SignResponse,
+};
 use shared::error::{ApiErrorBody, FieldError};
 use shared::merchant::{
     CodeInfo, MeResponse, OtpRequest, OtpSent, Profile, ProfileInput, SessionRequest,
@@ -73,7 +76,7 @@ impl ApiError {
     }
 }
 
-async fn read<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> {
+pub(crate) async fn read<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> {
     let status = res.status();
     if res.ok() {
         return res
@@ -88,7 +91,7 @@ async fn read<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> {
 }
 
 /// For endpoints that answer 204 No Content.
-async fn read_empty(res: Response) -> Result<(), ApiError> {
+pub(crate) async fn read_empty(res: Response) -> Result<(), ApiError> {
     let status = res.status();
     if res.ok() {
         return Ok(());
@@ -164,7 +167,59 @@ pub async fn save_profile(input: &ProfileInput) -> Result<Profile, ApiError> {
 }
 
 /// The merchant's latest decision. A 404 means there is none yet.
-// ASSUMPTION: path and shape until the decision endpoint lands in shared/backend.
-pub async fn latest_decision() -> Result<DecisionView, ApiError> {
+pub async fn latest_decision() -> Result<MerchantDecision, ApiError> {
     get("/api/m/decision").await
+}
+
+/// A fresh `Idempotency-Key`: one per action the merchant means once, reused
+/// when the same action is retried (a double tap, a lost answer).
+pub fn new_idempotency_key() -> String {
+    let now = js_sys::Date::now() as u64;
+    let r1 = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let r2 = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    format!("{now:x}-{r1:08x}{r2:08x}")
+}
+
+async fn post_once<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+    key: &str,
+) -> Result<T, ApiError> {
+    let req = Request::post(path)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .map_err(|_| ApiError::Unexpected { status: 0 })?;
+    let res = req.send().await.map_err(|_| ApiError::Network)?;
+    read(res).await
+}
+
+pub async fn letter() -> Result<Letter, ApiError> {
+    get("/api/m/letter").await
+}
+
+/// Signs the letter; the answer carries the decision made under it.
+pub async fn sign(req: &SignRequest, key: &str) -> Result<SignResponse, ApiError> {
+    post_once("/api/m/consents", req, key).await
+}
+
+pub async fn consents() -> Result<Vec<ConsentView>, ApiError> {
+    get("/api/m/consents").await
+}
+
+pub async fn withdraw_consent(id: &str) -> Result<ConsentView, ApiError> {
+    post(
+        &format!("/api/m/consents/{}/withdraw", segment(id)),
+        &serde_json::json!({}),
+    )
+    .await
+}
+
+/// Accept an offer into the candidate pool, or "not now".
+pub async fn answer_offer(req: &ApplicationRequest, key: &str) -> Result<ApplicationView, ApiError> {
+    post_once("/api/m/applications", req, key).await
+}
+
+/// The latest application. A 404 means there is none.
+pub async fn application() -> Result<ApplicationView, ApiError> {
+    get("/api/m/application").await
 }

@@ -22,10 +22,16 @@ pub enum Route {
     Authorize,
     #[at("/decision")]
     Decision,
+    /// Where the merchant's application stands with the banks.
+    #[at("/application")]
+    Application,
     #[at("/me/consents")]
     Consents,
     #[at("/manager")]
     Manager,
+    /// The batch sheet of stall code cards (A4, eight a page).
+    #[at("/manager/print")]
+    ManagerPrint,
     #[at("/bank")]
     Bank,
     #[at("/ops")]
@@ -43,8 +49,10 @@ fn switch(route: Route) -> Html {
         Route::Profile => html! { <pages::profile::Profile /> },
         Route::Authorize => html! { <pages::authorize::Authorize /> },
         Route::Decision => html! { <pages::decision::Decision /> },
+        Route::Application => html! { <pages::application::Application /> },
         Route::Consents => html! { <pages::consents::Consents /> },
-        Route::Manager => html! { <pages::staff::Manager /> },
+        Route::Manager => html! { <pages::manager::Manager /> },
+        Route::ManagerPrint => html! { <pages::manager::print::PrintSheet /> },
         Route::Bank => html! { <pages::staff::Bank /> },
         Route::Ops => html! { <pages::staff::Ops /> },
         Route::NotFound => html! { <pages::not_found::NotFound /> },

@@ -5,8 +5,10 @@
 //! does no IO and reads no clock: callers pass "now" in where it matters.
 
 pub mod api;
+pub mod consent;
 pub mod decision;
 pub mod error;
 pub mod ids;
+pub mod manager;
 pub mod merchant;
 pub mod stall_code;

@@ -63,6 +63,9 @@ pub struct MeResponse {
     pub stall_number: Option<String>,
     /// RFC 3339; the session cookie stops working then.
     pub session_expires_at: String,
+    /// The screen a returning merchant continues on.
+    #[serde(default)]
+    pub next_step: crate::consent::NextStep,
 }
 
 /// `PUT /api/m/profile`. Each field is validated on its own; a 422 names

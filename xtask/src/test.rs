@@ -118,7 +118,13 @@ pub fn run_all(args: &[String]) -> Result {
             Err(e) => tally.broke("creating the PostgreSQL test database", e),
             Ok(()) => {
                 match start(&backend, "postgresql", Some(&db_url)) {
-                    Ok(srv) => suite_run(&mut tally, &srv, "postgresql", &api_suites, &[]),
+                    Ok(srv) => suite_run(
+                        &mut tally,
+                        &srv,
+                        "postgresql",
+                        &api_suites,
+                        &[("E2E_DATABASE_URL", db_url.clone())],
+                    ),
                     Err(e) => tally.broke("server on PostgreSQL", e),
                 }
                 let _ = Command::new(&backend)
@@ -227,6 +233,15 @@ fn suite_run(
         (
             "E2E_SCREENSHOT_DIR",
             target_dir().join("e2e").display().to_string(),
+        ),
+        // Suites that need a signed stall URL ask the server's own binary.
+        (
+            "E2E_BACKEND_BIN",
+            target_dir()
+                .join("debug")
+                .join("backend")
+                .display()
+                .to_string(),
         ),
     ];
     env.extend(extra.iter().cloned());

@@ -20,8 +20,14 @@ pub const COOKIE_NAME: &str = "mc_session";
 /// A working day on a market floor; the merchant logs in again tomorrow.
 pub const SESSION_HOURS: i64 = 12;
 
-fn token_hash(token: &str) -> String {
+/// Shared with staff sessions (`services::staff`), which store tokens alike.
+pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new 128-bit session token, base64url.
+pub fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
 pub struct NewSession {
@@ -31,7 +37,7 @@ pub struct NewSession {
 }
 
 pub fn create(conn: &mut DbConn, merchant_id: &str, now: DateTime<Utc>) -> AppResult<NewSession> {
-    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+    let token = new_token();
     let expires_at = timestamp(now + Duration::hours(SESSION_HOURS));
     // The merchant's expired sessions go as a new one comes: bounded
     // without a sweeper.
@@ -55,31 +61,37 @@ pub fn create(conn: &mut DbConn, merchant_id: &str, now: DateTime<Utc>) -> AppRe
 
 /// `Set-Cookie` for a new session. Path `/api`: only API calls need it.
 pub fn set_cookie(token: &str, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let max_age = SESSION_HOURS * 3600;
-    HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={token}; Path=/api; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .expect("token is base64url")
+    named_cookie(COOKIE_NAME, token, SESSION_HOURS * 3600, secure)
 }
 
 pub fn clear_cookie(secure: bool) -> HeaderValue {
+    named_cookie(COOKIE_NAME, "", 0, secure)
+}
+
+/// A session cookie of any name (staff sessions use their own); an empty
+/// token with `max_age` 0 clears it.
+pub fn named_cookie(name: &str, token: &str, max_age: i64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}=; Path=/api; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
+        "{name}={token}; Path=/api; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
-    .expect("ascii")
+    .expect("name and token are ascii")
 }
 
 /// The session token from the `Cookie` headers, if any.
 pub fn token_from(headers: &HeaderMap) -> Option<String> {
+    named_token_from(headers, COOKIE_NAME)
+}
+
+/// The token in the cookie called `name`, if any.
+pub fn named_token_from(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|v| !v.is_empty() && v.len() <= 64)
 }

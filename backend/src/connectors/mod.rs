@@ -224,3 +224,18 @@ pub fn read_facts(
     facts.canonicalize();
     Ok(facts)
 }
+
+/// The newest `limit` reads of a merchant's data, newest first: what the
+/// merchant's "who looked at my data" page and an audit show.
+pub fn access_log_for_merchant(
+    conn: &mut DbConn,
+    merchant_id: &str,
+    limit: i64,
+) -> AppResult<Vec<AccessLogRow>> {
+    Ok(access_log::table
+        .filter(access_log::merchant_id.eq(merchant_id))
+        .order((access_log::at.desc(), access_log::id))
+        .limit(limit)
+        .select(AccessLogRow::as_select())
+        .load(conn)?)
+}

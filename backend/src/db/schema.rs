@@ -149,6 +149,53 @@ diesel::table! {
     }
 }
 
+// Staff login (migration 000005).
+diesel::table! {
+    staff_sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Text,
+        expires_at -> Text,
+    }
+}
+
+diesel::table! {
+    staff_login_limits (user_id) {
+        user_id -> Text,
+        window_start -> Text,
+        failures -> Integer,
+    }
+}
+
+// Applications and the candidate pool (migration 000004).
+diesel::table! {
+    applications (id) {
+        id -> Text,
+        merchant_id -> Text,
+        decision_id -> Text,
+        consent_id -> Text,
+        status -> Text,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    pool_entries (id) {
+        id -> Text,
+        application_id -> Text,
+        bank_id -> Text,
+        status -> Text,
+        claimed_by -> Nullable<Text>,
+        contacted_at -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        outcome_reason -> Nullable<Text>,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
 diesel::joinable!(stalls -> markets (market_id));
 diesel::joinable!(products -> banks (bank_id));
 

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route("/profile", get(my_profile).put(save_profile))
         .route("/merchants/{id}/profile", get(profile_by_id))
+        .merge(super::merchant_consent::router())
         .method_not_allowed_fallback(method_not_allowed)
 }
 
@@ -47,7 +48,7 @@ async fn method_not_allowed() -> AppError {
     )
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -107,14 +108,14 @@ async fn code_info(
 
 /// What a POST answered: kept for an idempotent replay. `token` is a new
 /// session's, set as the cookie (stored encrypted for the replay).
-struct Outcome {
+pub(super) struct Outcome {
     status: StatusCode,
     body: String,
     token: Option<String>,
 }
 
 impl Outcome {
-    fn ok(body: &impl serde::Serialize) -> AppResult<Self> {
+    pub(super) fn ok(body: &impl serde::Serialize) -> AppResult<Self> {
         Ok(Self {
             status: StatusCode::OK,
             body: serde_json::to_string(body).map_err(AppError::internal)?,
@@ -122,7 +123,7 @@ impl Outcome {
         })
     }
 
-    fn into_response(self, auth: &AuthState) -> Response {
+    pub(super) fn into_response(self, auth: &AuthState) -> Response {
         let mut res = (
             self.status,
             [(
@@ -143,7 +144,7 @@ impl Outcome {
 }
 
 /// Runs `act` once per `(scope, key)`; without a key, simply runs it.
-fn idempotent(
+pub(super) fn idempotent(
     conn: &mut DbConn,
     auth: &AuthState,
     scope: &str,

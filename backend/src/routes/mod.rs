@@ -2,7 +2,11 @@
 //! here and nowhere else, so this file is the map of every endpoint.
 
 mod health;
+mod manager;
 mod merchant;
+mod merchant_consent;
+mod ops;
+mod staff;
 
 use axum::Router;
 
@@ -13,6 +17,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .nest("/m", merchant::router())
+        .nest("/staff", staff::router())
+        .nest("/ops", ops::router())
+        .nest("/manager", manager::router())
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(wrong_method)
 }

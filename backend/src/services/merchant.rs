@@ -176,6 +176,12 @@ pub fn me(conn: &mut DbConn, merchant_id: &str, session_expires_at: &str) -> App
         market_name: place.market_name,
         stall_number: place.stall_number,
         session_expires_at: session_expires_at.to_owned(),
+        next_step: crate::services::applications::next_step(
+            conn,
+            merchant_id,
+            row.profile_completed_at.is_some(),
+            Utc::now(),
+        )?,
     })
 }
 

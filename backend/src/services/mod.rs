@@ -1,4 +1,11 @@
 //! Use cases, one module per area: each runs its queries in one place,
 //! with the transaction and the audit rows it needs.
 
+pub mod applications;
+pub mod consent;
 pub mod merchant;
+pub mod rent_ledger;
+pub mod staff;
+pub mod stall_import;
+pub mod stalls;
+pub mod dashboard;

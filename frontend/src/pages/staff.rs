@@ -1,4 +1,5 @@
-//! Consoles for market managers, bank officers and the county operator.
+//! Consoles for bank officers and the county operator (the market
+//! manager's is `pages::manager`).
 //! Their APIs and logins come in later issues; each screen already has its
 //! route and says what it will hold, so links from elsewhere never dead-end.
 
@@ -28,18 +29,6 @@ fn Console(props: &ConsoleProps) -> Html {
                 </ul>
             </div>
         </section>
-    }
-}
-
-#[component]
-pub fn Manager() -> Html {
-    html! {
-        <Console id="manager-console" title={("市场管理方控制台", "Market manager console")} duties={vec![
-            ("逐个或批量登记摊位", "register stalls one by one or in bulk"),
-            ("打印摊位市场码（重印后旧码作废）", "print stall codes (a reprint revokes the old code)"),
-            ("上传租金缴纳台账", "upload the rent ledger"),
-            ("查看扫码、授权、授信漏斗", "see the scan → consent → offer funnel"),
-        ]} />
     }
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE pool_entries;
+DROP TABLE applications;

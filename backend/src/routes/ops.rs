@@ -1,0 +1,74 @@
+//! `/api/ops/...`: what the county credit office (operator) sets up for the
+//! markets: markets and their staff accounts. Managers may list their own
+//! market; everything else is operators only (404 for anyone else).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::get;
+use shared::manager::{MarketInput, MarketView, StaffUserInput, StaffUserView};
+
+use crate::app::AppState;
+use crate::db;
+use crate::error::{ApiJson, AppResult};
+use crate::services::staff::{self as service, StaffSession};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/markets", get(markets).post(create_market))
+        .route("/users", get(users).post(create_user))
+}
+
+async fn markets(
+    State(state): State<AppState>,
+    s: StaffSession,
+) -> AppResult<ApiJson<Vec<MarketView>>> {
+    let only = if s.is_operator() {
+        None
+    } else {
+        Some(s.market_scope(None)?)
+    };
+    db::run(&state.pool, move |conn| {
+        service::list_markets(conn, only.as_deref())
+    })
+    .await
+    .map(ApiJson)
+}
+
+async fn create_market(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: StaffSession,
+    ApiJson(input): ApiJson<MarketInput>,
+) -> AppResult<ApiJson<MarketView>> {
+    s.require_operator()?;
+    let rid = service::request_id(&headers);
+    db::run(&state.pool, move |conn| {
+        service::create_market(conn, &s, &input, rid.as_deref())
+    })
+    .await
+    .map(ApiJson)
+}
+
+async fn users(
+    State(state): State<AppState>,
+    s: StaffSession,
+) -> AppResult<ApiJson<Vec<StaffUserView>>> {
+    s.require_operator()?;
+    db::run(&state.pool, service::list_users).await.map(ApiJson)
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: StaffSession,
+    ApiJson(input): ApiJson<StaffUserInput>,
+) -> AppResult<ApiJson<StaffUserView>> {
+    s.require_operator()?;
+    let rid = service::request_id(&headers);
+    db::run(&state.pool, move |conn| {
+        service::create_user(conn, &s.actor(), &input, rid.as_deref())
+    })
+    .await
+    .map(ApiJson)
+}

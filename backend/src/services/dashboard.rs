@@ -1,0 +1,281 @@
+//! The funnel a market manager (or the operator, for one market or all)
+//! reports upward: stalls → codes scanned → logged in → authorized → offered
+//! → accepted → bank outcome, in total and this week, with the plan's
+//! targets beside. Counts only: no merchant's credit data or reasons.
+//!
+//! Definitions (the API tests recount them straight from the database):
+//! - stalls: active stalls;
+//! - scanned: distinct mobile numbers that asked for a login code after
+//!   scanning one of the market's codes (a scan that goes no further leaves
+//!   no record, by design: nothing is stored about anonymous visitors);
+//! - logged in: merchants tied to the market;
+//! - authorized: of those, merchants with at least one consent;
+//! - offered: of those, merchants with at least one decision `offer`;
+//! - accepted, bank outcome: not recorded by this version (shown as such).
+//!
+//! "This week" counts people whose first such event falls in the week.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
+use diesel::prelude::*;
+pub use shared::manager::Dashboard;
+use shared::manager::{FunnelStep, STATUS_ACTIVE, TargetFigure, WeekActivity};
+
+use crate::credit::schema::{consents, decisions};
+use crate::db::schema::{markets, merchants, otp_challenges, stalls};
+use crate::db::{DbConn, timestamp};
+use crate::error::AppResult;
+
+const WEEKS: i64 = 8;
+/// China Standard Time: weeks start on Monday at midnight in Yixing.
+const CST_HOURS: i64 = 8;
+const CHUNK: usize = 400;
+
+/// Monday 00:00 China time of the week holding `t`, as a UTC instant.
+pub fn week_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let local = (t + Duration::hours(CST_HOURS)).date_naive();
+    let monday = local - Duration::days(i64::from(local.weekday().num_days_from_monday()));
+    monday.and_time(NaiveTime::MIN).and_utc() - Duration::hours(CST_HOURS)
+}
+
+fn local_date(t: DateTime<Utc>) -> String {
+    (t + Duration::hours(CST_HOURS))
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// The earliest timestamp per key.
+fn firsts(rows: impl IntoIterator<Item = (String, String)>) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> = HashMap::new();
+    for (k, at) in rows {
+        out.entry(k)
+            .and_modify(|e| {
+                if at < *e {
+                    *e = at.clone();
+                }
+            })
+            .or_insert(at);
+    }
+    out
+}
+
+fn step(
+    key: &str,
+    zh: &str,
+    en: &str,
+    firsts: Option<&HashMap<String, String>>,
+    total: Option<i64>,
+    week: &str,
+) -> FunnelStep {
+    let (total, this_week) = match firsts {
+        Some(f) => (
+            total.unwrap_or(f.len() as i64),
+            f.values().filter(|at| at.as_str() >= week).count() as i64,
+        ),
+        None => (0, 0),
+    };
+    FunnelStep {
+        key: key.to_owned(),
+        label_zh: zh.to_owned(),
+        label_en: en.to_owned(),
+        total,
+        this_week,
+        tracked: firsts.is_some(),
+    }
+}
+
+pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -> AppResult<Dashboard> {
+    let market_name = match market_id {
+        Some(id) => Some(
+            markets::table
+                .find(id)
+                .select(markets::name)
+                .first::<String>(conn)?,
+        ),
+        None => None,
+    };
+    let mut q = stalls::table.select((stalls::id, stalls::status, stalls::created_at)).into_boxed();
+    if let Some(id) = market_id {
+        q = q.filter(stalls::market_id.eq(id.to_owned()));
+    }
+    let all_stalls: Vec<(String, String, String)> = q.load(conn)?;
+    let active: HashMap<String, String> = all_stalls
+        .iter()
+        .filter(|(_, status, _)| status == STATUS_ACTIVE)
+        .map(|(id, _, at)| (id.clone(), at.clone()))
+        .collect();
+    let stalls_inactive = (all_stalls.len() - active.len()) as i64;
+
+    let mut q = otp_challenges::table
+        .select((otp_challenges::mobile, otp_challenges::created_at))
+        .into_boxed();
+    q = match market_id {
+        Some(id) => q.filter(otp_challenges::market_id.eq(id.to_owned())),
+        None => q.filter(otp_challenges::market_id.is_not_null()),
+    };
+    let scanned = firsts(q.load::<(String, String)>(conn)?);
+
+    let mut q = merchants::table
+        .select((merchants::id, merchants::created_at))
+        .into_boxed();
+    q = match market_id {
+        Some(id) => q.filter(merchants::market_id.eq(id.to_owned())),
+        None => q.filter(merchants::market_id.is_not_null()),
+    };
+    let logged_in = firsts(q.load::<(String, String)>(conn)?);
+    let ids: Vec<&str> = logged_in.keys().map(String::as_str).collect();
+
+    let mut consent_rows = Vec::new();
+    let mut offer_rows: Vec<(String, String, Option<String>)> = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        consent_rows.extend(
+            consents::table
+                .filter(consents::merchant_id.eq_any(chunk))
+                .select((consents::merchant_id, consents::granted_at))
+                .load::<(String, String)>(conn)?,
+        );
+        offer_rows.extend(
+            decisions::table
+                .filter(decisions::merchant_id.eq_any(chunk))
+                .filter(decisions::outcome.eq("offer"))
+                .select((decisions::merchant_id, decisions::created_at, decisions::terms))
+                .load::<(String, String, Option<String>)>(conn)?,
+        );
+    }
+    let authorized = firsts(consent_rows);
+    let offered = firsts(offer_rows.iter().map(|(m, at, _)| (m.clone(), at.clone())));
+    // Each merchant's latest offer counts toward the amount.
+    let mut latest: HashMap<&str, (&str, i64)> = HashMap::new();
+    for (m, at, terms) in &offer_rows {
+        let amount = terms
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            .and_then(|v| v.get("max_amount_cents").and_then(serde_json::Value::as_i64))
+            .unwrap_or(0);
+        let e = latest.entry(m).or_insert((at, amount));
+        if at.as_str() > e.0 {
+            *e = (at, amount);
+        }
+    }
+    let offers_total_cents = latest.values().map(|(_, a)| a).sum();
+
+    let week = timestamp(week_start(now));
+    let funnel = vec![
+        step("stalls", "在用摊位", "Active stalls", Some(&active), None, &week),
+        step("scanned", "扫码并获取验证码", "Scanned and asked for a code", Some(&scanned), None, &week),
+        step("logged_in", "登录", "Logged in", Some(&logged_in), None, &week),
+        step("authorized", "签署授权", "Authorized", Some(&authorized), None, &week),
+        step("offered", "获得预授信", "Pre-credit offered", Some(&offered), None, &week),
+        step("accepted", "接受推荐", "Accepted", None, None, &week),
+        step("bank_outcome", "银行放款结果", "Bank outcome", None, None, &week),
+    ];
+
+    let this_monday = week_start(now);
+    let weekly = (0..WEEKS)
+        .rev()
+        .map(|i| {
+            let from = this_monday - Duration::weeks(i);
+            let (a, b) = (timestamp(from), timestamp(from + Duration::weeks(1)));
+            let within = |f: &HashMap<String, String>| {
+                f.values()
+                    .filter(|at| at.as_str() >= a.as_str() && at.as_str() < b.as_str())
+                    .count() as i64
+            };
+            WeekActivity {
+                week_start: local_date(from + Duration::hours(1)),
+                logged_in: within(&logged_in),
+                authorized: within(&authorized),
+                offered: within(&offered),
+            }
+        })
+        .collect();
+
+    let percent = |n: usize, d: usize| {
+        (d > 0).then(|| format!("{:.1}%", n as f64 * 100.0 / d as f64))
+    };
+    let targets = vec![
+        TargetFigure {
+            key: "registration_rate".into(),
+            label_zh: "注册率（登录商户 / 在用摊位）".into(),
+            label_en: "Registration rate (merchants logged in / active stalls)".into(),
+            target: "20%".into(),
+            actual: percent(logged_in.len(), active.len()),
+        },
+        TargetFigure {
+            key: "credit_obtained".into(),
+            label_zh: "获得预授信（获授信商户 / 登录商户）".into(),
+            label_en: "Credit obtained (merchants offered / logged in)".into(),
+            target: "—".into(),
+            actual: percent(offered.len(), logged_in.len()),
+        },
+        TargetFigure {
+            key: "npl_ratio".into(),
+            label_zh: "不良率".into(),
+            label_en: "Non-performing ratio".into(),
+            target: "< 1.2%".into(),
+            actual: None,
+        },
+    ];
+
+    Ok(Dashboard {
+        market_id: market_id.map(str::to_owned),
+        market_name,
+        generated_at: timestamp(now),
+        week_start: local_date(this_monday + Duration::hours(1)),
+        funnel,
+        offers_count: latest.len() as i64,
+        offers_total_cents,
+        weekly,
+        targets,
+        stalls_active: active.len() as i64,
+        stalls_inactive,
+    })
+}
+
+/// The dashboard as a spreadsheet (UTF-8 with BOM, for Excel).
+pub fn to_csv(d: &Dashboard) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let _ = w.write_record(["指标", "Step", "累计", "本周"]);
+    for s in &d.funnel {
+        let (t, wk) = if s.tracked {
+            (s.total.to_string(), s.this_week.to_string())
+        } else {
+            ("—".to_owned(), "—".to_owned())
+        };
+        let _ = w.write_record([s.label_zh.as_str(), s.label_en.as_str(), &t, &wk]);
+    }
+    let _ = w.write_record([
+        "预授信总额（元）",
+        "Offered amount (yuan)",
+        &shared::manager::format_yuan(d.offers_total_cents),
+        "",
+    ]);
+    let _ = w.write_record(["", "", "", ""]);
+    let _ = w.write_record(["周（周一）", "Week (Monday)", "登录/授权/预授信", ""]);
+    for wk in &d.weekly {
+        let _ = w.write_record([
+            wk.week_start.as_str(),
+            "",
+            &format!("{}/{}/{}", wk.logged_in, wk.authorized, wk.offered),
+            "",
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_start_on_monday_in_china() {
+        // Thursday 2026-11-26 13:00 UTC → Monday 2026-11-23 00:00 CST.
+        let t = DateTime::parse_from_rfc3339("2026-11-26T13:00:00Z").unwrap().to_utc();
+        assert_eq!(timestamp(week_start(t)), "2026-11-22T16:00:00.000Z");
+        // Sunday 23:30 CST still belongs to the week before.
+        let t = DateTime::parse_from_rfc3339("2026-11-22T15:30:00Z").unwrap().to_utc();
+        assert_eq!(timestamp(week_start(t)), "2026-11-15T16:00:00.000Z");
+    }
+}

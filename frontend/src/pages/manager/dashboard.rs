@@ -1,0 +1,167 @@
+//! The funnel and weekly activity, drawn as plain SVG by the app (no chart
+//! library in the bundle), the plan's targets beside the figures, and a CSV
+//! export. Counts only: never a merchant's credit data.
+
+use shared::manager::Dashboard;
+use yew::prelude::*;
+
+use super::{get, with_market, yuan};
+use crate::api::ApiError;
+use crate::components::{ErrorAlert, Loading};
+use crate::i18n::Lang;
+use crate::state::use_lang;
+
+#[derive(Properties, PartialEq)]
+pub struct DashboardProps {
+    pub market: Option<String>,
+}
+
+#[component]
+pub fn DashboardView(props: &DashboardProps) -> Html {
+    let lang = use_lang();
+    let data = use_state(|| None::<Dashboard>);
+    let error = use_state(|| None::<ApiError>);
+    {
+        let (data, error) = (data.clone(), error.clone());
+        use_effect_with(props.market.clone(), move |market| {
+            let path = with_market("/api/manager/dashboard", market);
+            data.set(None);
+            wasm_bindgen_futures::spawn_local(async move {
+                match get::<Dashboard>(&path).await {
+                    Ok(d) => data.set(Some(d)),
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        });
+    }
+    let Some(d) = &*data else {
+        return html! {
+            if let Some(e) = &*error { <ErrorAlert error={e.clone()} /> }
+            else { <Loading id="dashboard-loading" label={lang.pick("正在统计…", "Counting…")} /> }
+        };
+    };
+    let csv = with_market("/api/manager/dashboard.csv", &props.market);
+    html! {
+        <div id="dashboard">
+            <h2>{ match (&d.market_name, lang) {
+                (Some(n), _) => n.clone(),
+                (None, Lang::Zh) => "全部市场".to_owned(),
+                (None, Lang::En) => "All markets".to_owned(),
+            } }</h2>
+            <p class="muted">{ match lang {
+                Lang::Zh => format!("本周自 {} 起（周一）", d.week_start),
+                Lang::En => format!("This week: since Monday {}", d.week_start),
+            } }</p>
+            <div class="table-wrap">
+                <table class="data" id="funnel-table">
+                    <thead><tr>
+                        <th>{ lang.pick("环节", "Step") }</th>
+                        <th>{ lang.pick("累计", "Total") }</th>
+                        <th>{ lang.pick("本周", "This week") }</th>
+                    </tr></thead>
+                    <tbody>
+                        { for d.funnel.iter().map(|s| html! {
+                            <tr data-step={s.key.clone()}>
+                                <td>{ if lang == Lang::Zh { &s.label_zh } else { &s.label_en } }</td>
+                                <td class="total">{ if s.tracked { s.total.to_string() } else { lang.pick("暂无数据", "not recorded yet").to_owned() } }</td>
+                                <td class="week">{ if s.tracked { s.this_week.to_string() } else { "—".to_owned() } }</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+            <p id="offer-amount">{ match lang {
+                Lang::Zh => format!("获得预授信 {} 户，额度合计 {} 元", d.offers_count, yuan(d.offers_total_cents)),
+                Lang::En => format!("{} merchants offered, {} yuan in total", d.offers_count, yuan(d.offers_total_cents)),
+            } }</p>
+            <h3>{ lang.pick("漏斗", "Funnel") }</h3>
+            { funnel_chart(d, lang) }
+            <h3>{ lang.pick("近8周活动", "Last 8 weeks") }</h3>
+            { weekly_chart(d, lang) }
+            <h3>{ lang.pick("试点目标", "Pilot targets") }</h3>
+            <div class="table-wrap">
+                <table class="data" id="targets">
+                    <thead><tr>
+                        <th>{ lang.pick("指标", "Measure") }</th>
+                        <th>{ lang.pick("目标", "Target") }</th>
+                        <th>{ lang.pick("当前", "Now") }</th>
+                    </tr></thead>
+                    <tbody>
+                        { for d.targets.iter().map(|t| html! {
+                            <tr>
+                                <td>{ if lang == Lang::Zh { &t.label_zh } else { &t.label_en } }</td>
+                                <td>{ &t.target }</td>
+                                <td>{ t.actual.clone().unwrap_or_else(|| lang.pick("暂无数据", "no data yet").to_owned()) }</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+            <p><a id="dashboard-csv" class="btn secondary" href={csv} download="dashboard.csv">
+                { lang.pick("导出 CSV", "Export CSV") }</a></p>
+        </div>
+    }
+}
+
+fn funnel_chart(d: &Dashboard, lang: Lang) -> Html {
+    let steps: Vec<_> = d.funnel.iter().filter(|s| s.tracked).collect();
+    let max = steps.iter().map(|s| s.total).max().unwrap_or(0).max(1) as f64;
+    let row = 34.0;
+    let height = row * steps.len() as f64 + 8.0;
+    html! {
+        <svg class="chart" id="funnel-chart" viewBox={format!("0 0 600 {height}")} role="img"
+            aria-label={lang.pick("漏斗图", "Funnel chart")}>
+            { for steps.iter().enumerate().map(|(i, s)| {
+                let y = 4.0 + i as f64 * row;
+                let w = (s.total as f64 / max * 360.0).max(2.0);
+                let label = if lang == Lang::Zh { s.label_zh.clone() } else { s.label_en.clone() };
+                html! {
+                    <g>
+                        <text x="0" y={format!("{}", y + 20.0)} font-size="13">{ label }</text>
+                        <rect x="200" y={y.to_string()} width={format!("{w:.1}")} height="26" fill="#c0392b" rx="3" />
+                        <text x={format!("{:.1}", 206.0 + w)} y={format!("{}", y + 19.0)} font-size="13">{ s.total }</text>
+                    </g>
+                }
+            }) }
+        </svg>
+    }
+}
+
+fn weekly_chart(d: &Dashboard, lang: Lang) -> Html {
+    let max = d
+        .weekly
+        .iter()
+        .flat_map(|w| [w.logged_in, w.authorized, w.offered])
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let (chart_h, top) = (140.0, 10.0);
+    let slot = 600.0 / d.weekly.len().max(1) as f64;
+    let bar = (slot - 12.0) / 3.0;
+    let colors = ["#2c7be5", "#f0a500", "#27ae60"];
+    html! {
+        <>
+        <svg class="chart" id="weekly-chart" viewBox="0 0 600 180" role="img"
+            aria-label={lang.pick("每周登录、授权、预授信", "Weekly logins, authorizations, offers")}>
+            { for d.weekly.iter().enumerate().map(|(i, w)| {
+                let x0 = i as f64 * slot + 6.0;
+                html! {
+                    <g>
+                        { for [w.logged_in, w.authorized, w.offered].iter().enumerate().map(|(k, v)| {
+                            let h = *v as f64 / max * chart_h;
+                            html! { <rect x={format!("{:.1}", x0 + k as f64 * bar)} y={format!("{:.1}", top + chart_h - h)}
+                                width={format!("{:.1}", bar - 1.0)} height={format!("{h:.1}")} fill={colors[k]} /> }
+                        }) }
+                        <text x={format!("{:.1}", x0)} y="172" font-size="11">{ w.week_start.get(5..).unwrap_or_default().to_owned() }</text>
+                    </g>
+                }
+            }) }
+        </svg>
+        <p class="muted">
+            <span style="color:#2c7be5">{ "■ " }</span>{ lang.pick("登录", "logged in") }{ "　" }
+            <span style="color:#f0a500">{ "■ " }</span>{ lang.pick("授权", "authorized") }{ "　" }
+            <span style="color:#27ae60">{ "■ " }</span>{ lang.pick("预授信", "offered") }
+        </p>
+        </>
+    }
+}

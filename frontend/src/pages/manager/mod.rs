@@ -1,0 +1,353 @@
+//! The staff console at `/manager`: password login, then the market
+//! manager's screens (stalls, bulk import, rent ledger, dashboard). An
+//! operator sees the same screens for a market they pick, plus markets and
+//! manager accounts. The server scopes every request; the UI only follows.
+
+mod dashboard;
+mod import;
+mod ops;
+pub mod print;
+mod stalls;
+
+use gloo_net::http::Request;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::manager::{MarketView, ROLE_OPERATOR, StaffLogin, StaffMe};
+use yew::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::components::{ButtonSpinner, ErrorAlert, Loading, TextField, use_page_title};
+use crate::i18n::Lang;
+use crate::state::use_lang;
+
+// --- API calls of the console (the staff cookie travels by itself) ---
+
+/// `?market_id=…` for an operator working on a market; managers send
+/// nothing (the server uses theirs regardless).
+pub fn with_market(path: &str, market: &Option<String>) -> String {
+    match market {
+        Some(m) => {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{sep}market_id={}", api::segment(m))
+        }
+        None => path.to_owned(),
+    }
+}
+
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    api::get(path).await
+}
+
+pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    api::post(path, body).await
+}
+
+pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    api::put(path, body).await
+}
+
+/// Uploads a file's bytes as they are: the server detects the encoding.
+pub async fn post_file<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ApiError> {
+    let body = js_sys::Uint8Array::from(bytes);
+    let req = Request::post(path)
+        .header("content-type", "text/csv")
+        .body(body)
+        .map_err(|_| ApiError::Unexpected { status: 0 })?;
+    let res = req.send().await.map_err(|_| ApiError::Network)?;
+    api::read(res).await
+}
+
+async fn log_out() -> Result<(), ApiError> {
+    let res = Request::delete("/api/staff/session")
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    api::read_empty(res).await
+}
+
+/// Reads a chosen file into memory.
+pub async fn read_file(file: web_sys::File) -> Option<Vec<u8>> {
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+        .await
+        .ok()?;
+    Some(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
+pub fn yuan(cents: i64) -> String {
+    shared::manager::format_yuan(cents)
+}
+
+/// A request was refused because the session ended: back to the login.
+pub fn is_logged_out(e: &ApiError) -> bool {
+    e.status() == Some(401)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tab {
+    Stalls,
+    Import,
+    Rent,
+    Dashboard,
+    Ops,
+}
+
+#[component]
+pub fn Manager() -> Html {
+    let lang = use_lang();
+    use_page_title(lang.pick("市场管理方控制台", "Market manager console"));
+    // None: still asking; Some(None): not logged in.
+    let me = use_state(|| None::<Option<StaffMe>>);
+    let error = use_state(|| None::<ApiError>);
+    {
+        let (me, error) = (me.clone(), error.clone());
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                match get::<StaffMe>("/api/staff/me").await {
+                    Ok(m) => me.set(Some(Some(m))),
+                    Err(e) if is_logged_out(&e) => me.set(Some(None)),
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        });
+    }
+    let on_login = {
+        let me = me.clone();
+        Callback::from(move |m: StaffMe| me.set(Some(Some(m))))
+    };
+    let on_logout = {
+        let me = me.clone();
+        Callback::from(move |_| me.set(Some(None)))
+    };
+    html! {
+        <section id="manager-console" class="console">
+            <style>{ CONSOLE_CSS }</style>
+            if let Some(e) = &*error {
+                <ErrorAlert error={e.clone()} />
+            }
+            { match &*me {
+                None if error.is_none() => html! {
+                    <Loading id="staff-loading" label={lang.pick("正在加载…", "Loading…")} />
+                },
+                None => html! {},
+                Some(None) => html! { <LoginForm {on_login} /> },
+                Some(Some(m)) => html! { <Console me={m.clone()} {on_logout} /> },
+            } }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct LoginProps {
+    on_login: Callback<StaffMe>,
+}
+
+#[component]
+fn LoginForm(props: &LoginProps) -> Html {
+    let lang = use_lang();
+    let username = use_state(String::new);
+    let password = use_state(String::new);
+    let error = use_state(|| None::<ApiError>);
+    let busy = use_state(|| false);
+    let submit = {
+        let (username, password, error, busy) = (
+            username.clone(),
+            password.clone(),
+            error.clone(),
+            busy.clone(),
+        );
+        let on_login = props.on_login.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if *busy {
+                return;
+            }
+            busy.set(true);
+            error.set(None);
+            let req = StaffLogin {
+                username: username.trim().to_owned(),
+                password: (*password).clone(),
+            };
+            let (error, busy, on_login) = (error.clone(), busy.clone(), on_login.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match post::<_, StaffMe>("/api/staff/session", &req).await {
+                    Ok(me) => on_login.emit(me),
+                    Err(e) => error.set(Some(e)),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    let set = |s: &UseStateHandle<String>| {
+        let s = s.clone();
+        Callback::from(move |v: String| s.set(v))
+    };
+    html! {
+        <form id="staff-login-form" class="card narrow" onsubmit={submit} novalidate=true>
+            <h1>{ lang.pick("工作人员登录", "Staff log in") }</h1>
+            <p class="muted">{ lang.pick(
+                "市场管理方与信用办工作人员使用。",
+                "For market offices and the county credit office.",
+            ) }</p>
+            <TextField id="staff-username" label={lang.pick("用户名", "Username")}
+                value={(*username).clone()} oninput={set(&username)} autocomplete="username" />
+            <TextField id="staff-password" label={lang.pick("密码", "Password")} input_type="password"
+                value={(*password).clone()} oninput={set(&password)} autocomplete="current-password" />
+            if let Some(e) = &*error {
+                <ErrorAlert id="staff-login-error" error={e.clone()} />
+            }
+            <button type="submit" id="staff-login" class="btn block" disabled={*busy}>
+                if *busy { <ButtonSpinner /> }
+                { lang.pick("登录", "Log in") }
+            </button>
+        </form>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ConsoleProps {
+    me: StaffMe,
+    on_logout: Callback<()>,
+}
+
+#[component]
+fn Console(props: &ConsoleProps) -> Html {
+    let lang = use_lang();
+    let me = &props.me;
+    let operator = me.role == ROLE_OPERATOR;
+    let tab = use_state(|| if operator { Tab::Ops } else { Tab::Stalls });
+    // The market an operator works on; a manager's is fixed by the server.
+    let market = use_state(|| None::<String>);
+    let markets = use_state(Vec::<MarketView>::new);
+    let reload_markets = use_state(|| 0u32);
+    {
+        let markets = markets.clone();
+        use_effect_with((operator, *reload_markets), move |(operator, _)| {
+            if *operator {
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Ok(list) = get::<Vec<MarketView>>("/api/ops/markets").await {
+                        markets.set(list);
+                    }
+                });
+            }
+        });
+    }
+    let logout = {
+        let on_logout = props.on_logout.clone();
+        Callback::from(move |_: MouseEvent| {
+            let on_logout = on_logout.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = log_out().await;
+                on_logout.emit(());
+            });
+        })
+    };
+    let tab_button = |t: Tab, id: &'static str, zh: &'static str, en: &'static str| {
+        let tab_h = tab.clone();
+        let current = *tab == t;
+        html! {
+            <button type="button" {id} role="tab" aria-selected={current.to_string()}
+                class={classes!("tab", current.then_some("on"))}
+                onclick={Callback::from(move |_| tab_h.set(t))}>
+                { lang.pick(zh, en) }
+            </button>
+        }
+    };
+    let on_market = {
+        let market = market.clone();
+        Callback::from(move |e: Event| {
+            let v = e
+                .target_unchecked_into::<web_sys::HtmlSelectElement>()
+                .value();
+            market.set((!v.is_empty()).then_some(v));
+        })
+    };
+    let market_ctx: Option<String> = if operator { (*market).clone() } else { None };
+    let needs_market = operator && market_ctx.is_none();
+    let on_markets_changed = {
+        let r = reload_markets.clone();
+        Callback::from(move |_| r.set(*r + 1))
+    };
+    html! {
+        <>
+            <div class="console-head no-print">
+                <div>
+                    <h1 id="console-title">{ match (&me.market_name, operator) {
+                        (_, true) => lang.pick("运营管理（信用办）", "Operator console").to_owned(),
+                        (Some(name), false) => name.clone(),
+                        (None, false) => lang.pick("市场管理方控制台", "Market manager console").to_owned(),
+                    } }</h1>
+                    <p class="muted" id="staff-who">{ format!("{} · {}", me.display_name, role_label(lang, &me.role)) }</p>
+                </div>
+                <button type="button" id="staff-logout" class="btn secondary" onclick={logout}>
+                    { lang.pick("退出登录", "Log out") }
+                </button>
+            </div>
+            if operator {
+                <div class="field no-print">
+                    <label for="market-select">{ lang.pick("当前市场", "Market") }</label>
+                    <select id="market-select" onchange={on_market}>
+                        <option value="" selected={market.is_none()}>{ lang.pick("（全部 / 请选择）", "(all / choose)") }</option>
+                        { for markets.iter().map(|m| html! {
+                            <option value={m.id.clone()} selected={market.as_deref() == Some(m.id.as_str())}>
+                                { format!("{}（{}）", m.name, m.stall_count) }
+                            </option>
+                        }) }
+                    </select>
+                </div>
+            }
+            <nav class="tabs no-print" role="tablist">
+                if operator { { tab_button(Tab::Ops, "tab-ops", "市场与账号", "Markets & accounts") } }
+                { tab_button(Tab::Stalls, "tab-stalls", "摊位", "Stalls") }
+                { tab_button(Tab::Import, "tab-import", "批量导入", "Bulk import") }
+                { tab_button(Tab::Rent, "tab-rent", "租金台账", "Rent ledger") }
+                { tab_button(Tab::Dashboard, "tab-dashboard", "数据看板", "Dashboard") }
+            </nav>
+            { match *tab {
+                Tab::Ops => html! { <ops::Ops markets={(*markets).clone()} on_changed={on_markets_changed} /> },
+                Tab::Dashboard => html! { <dashboard::DashboardView market={market_ctx.clone()} /> },
+                _ if needs_market => html! {
+                    <p class="alert ok" id="choose-market">{ lang.pick("请先在上方选择一个市场。", "Choose a market above first.") }</p>
+                },
+                Tab::Stalls => html! { <stalls::Stalls market={market_ctx.clone()} /> },
+                Tab::Import => html! { <import::StallImport market={market_ctx.clone()} /> },
+                Tab::Rent => html! { <import::RentImport market={market_ctx.clone()} /> },
+            } }
+        </>
+    }
+}
+
+fn role_label(lang: Lang, role: &str) -> &'static str {
+    match role {
+        "operator" => lang.pick("信用办运营", "Operator"),
+        "manager" => lang.pick("市场管理员", "Market manager"),
+        _ => lang.pick("银行", "Bank"),
+    }
+}
+
+/// Console-only styles, kept with the console so the merchant pages'
+/// stylesheet stays small.
+const CONSOLE_CSS: &str = r#"
+.console { max-width: 72rem; margin: 0 auto; }
+.card.narrow { max-width: 28rem; margin: 1rem auto; }
+.console-head { display: flex; justify-content: space-between; align-items: center; gap: 1rem; flex-wrap: wrap; }
+.console-head h1 { margin: .25rem 0; }
+.tabs { display: flex; gap: .25rem; flex-wrap: wrap; border-bottom: 2px solid var(--line); margin: 1rem 0; }
+.tab { min-height: 48px; padding: .5rem 1rem; border: 0; background: none; font-size: 1rem; cursor: pointer; border-bottom: 3px solid transparent; }
+.tab.on { border-bottom-color: var(--brand, #c0392b); font-weight: 700; }
+.filters { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: .5rem; align-items: end; }
+.filters .field { margin: .25rem 0; }
+.table-wrap { overflow-x: auto; }
+table.data { width: 100%; border-collapse: collapse; font-size: .95rem; }
+table.data th, table.data td { text-align: left; padding: .5rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
+table.data td .btn { min-height: 40px; padding: .25rem .6rem; font-size: .9rem; margin: .1rem; }
+table.data input[type=checkbox] { width: 1.4rem; height: 1.4rem; }
+tr.inactive td { color: var(--muted); }
+.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr)); gap: 0 1rem; }
+.errors li { margin: .25rem 0; }
+.figure { font-size: 1.6rem; font-weight: 700; }
+.chart { width: 100%; height: auto; max-width: 44rem; }
+.toolbar { display: flex; gap: .5rem; flex-wrap: wrap; align-items: center; margin: .75rem 0; }
+.toolbar .btn { flex: 0 1 auto; }
+@media (max-width: 40rem) { table.data .opt { display: none; } }
+@media print { .no-print, header.topbar, footer { display: none !important; } }
+"#;

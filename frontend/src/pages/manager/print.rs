@@ -1,0 +1,110 @@
+//! The batch sheet: the stalls picked in the list as code cards, eight to an
+//! A4 page, with print CSS that hides everything but the cards. The QR codes
+//! are SVG made by the server, so the app carries no QR encoder.
+
+use gloo_storage::{SessionStorage, Storage};
+use shared::manager::{CARD_INSTRUCTIONS, CardsRequest, StallCard};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use super::stalls::{PRINT_IDS_KEY, PRINT_MARKET_KEY};
+use super::{post, with_market};
+use crate::api::ApiError;
+use crate::app::Route;
+use crate::components::{ErrorAlert, Loading, use_page_title};
+use crate::state::use_lang;
+
+#[component]
+pub fn PrintSheet() -> Html {
+    let lang = use_lang();
+    use_page_title(lang.pick("打印摊位码", "Print stall codes"));
+    let cards = use_state(|| None::<Vec<StallCard>>);
+    let error = use_state(|| None::<ApiError>);
+    {
+        let (cards, error) = (cards.clone(), error.clone());
+        use_effect_with((), move |_| {
+            let ids: Vec<String> = SessionStorage::get(PRINT_IDS_KEY).unwrap_or_default();
+            let market: String = SessionStorage::get(PRINT_MARKET_KEY).unwrap_or_default();
+            let market = (!market.is_empty()).then_some(market);
+            if ids.is_empty() {
+                cards.set(Some(Vec::new()));
+                return;
+            }
+            wasm_bindgen_futures::spawn_local(async move {
+                let path = with_market("/api/manager/cards", &market);
+                match post::<_, Vec<StallCard>>(&path, &CardsRequest { stall_ids: ids }).await {
+                    Ok(c) => cards.set(Some(c)),
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        });
+    }
+    let print = Callback::from(|_: MouseEvent| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.print();
+        }
+    });
+    html! {
+        <section id="print-sheet">
+            <style>{ PRINT_CSS }</style>
+            <div class="no-print toolbar">
+                <Link<Route> to={Route::Manager} classes="btn secondary">{ lang.pick("← 返回摊位列表", "← Back to the stalls") }</Link<Route>>
+                <button type="button" id="print-now" class="btn" onclick={print}>{ lang.pick("打印", "Print") }</button>
+                <span class="muted">{ lang.pick("A4 纸，每页8张；打印时选择“无边距”效果最好。", "A4, eight a page; print without margins for best results.") }</span>
+            </div>
+            if let Some(e) = &*error { <ErrorAlert error={e.clone()} /> }
+            { match &*cards {
+                None if error.is_none() => html! { <Loading id="cards-loading" label={lang.pick("正在生成二维码…", "Making the codes…")} /> },
+                None => html! {},
+                Some(c) if c.is_empty() => html! {
+                    <p id="cards-empty">{ lang.pick("没有选择摊位。请回到摊位列表勾选。", "No stalls chosen. Tick them in the stall list.") }</p>
+                },
+                Some(c) => html! {
+                    <div class="sheets" id="cards">
+                        { for c.chunks(8).map(|page| html! {
+                            <div class="sheet">
+                                { for page.iter().map(card) }
+                            </div>
+                        }) }
+                    </div>
+                },
+            } }
+        </section>
+    }
+}
+
+fn card(c: &StallCard) -> Html {
+    html! {
+        <article class="code-card" data-number={c.number.clone()} data-version={c.code_version.to_string()}>
+            <h3>{ &c.market_name }</h3>
+            <p class="stall-no">{ format!("摊位 {}", c.number) }</p>
+            <div class="qr">{ Html::from_html_unchecked(AttrValue::from(c.qr_svg.clone())) }</div>
+            <ol>
+                { for CARD_INSTRUCTIONS.iter().map(|l| html! { <li>{ *l }</li> }) }
+            </ol>
+            <p class="phone">{ format!("管理处电话：{}", c.office_phone) }</p>
+            <p class="ver">{ format!("市场码 · {} · 第{}版", c.zone, c.code_version) }</p>
+        </article>
+    }
+}
+
+/// A4 portrait: 2 × 4 cards of about 105 × 74 mm.
+const PRINT_CSS: &str = r#"
+.sheets { display: flex; flex-direction: column; gap: 1rem; align-items: center; }
+.sheet { display: grid; grid-template-columns: 1fr 1fr; gap: 0; width: 100%; max-width: 210mm; background: #fff; }
+.code-card { border: 1px dashed #999; padding: 3mm 4mm; text-align: center; break-inside: avoid; overflow: hidden; }
+.code-card h3 { margin: 0; font-size: 13pt; }
+.code-card .stall-no { margin: 1mm 0; font-size: 16pt; font-weight: 700; }
+.code-card .qr svg { width: 34mm; height: 34mm; }
+.code-card ol { list-style: none; padding: 0; margin: 1mm 0; font-size: 8.5pt; text-align: left; }
+.code-card .phone { margin: 0; font-size: 9pt; font-weight: 600; }
+.code-card .ver { margin: 0; font-size: 7pt; color: #666; }
+@page { size: A4 portrait; margin: 0; }
+@media print {
+  html, body, main { margin: 0 !important; padding: 0 !important; background: #fff; }
+  .no-print, header.topbar, footer { display: none !important; }
+  .sheets { gap: 0; display: block; }
+  .sheet { width: 210mm; height: 297mm; max-width: none; grid-template-rows: repeat(4, 74.25mm); page-break-after: always; break-after: page; }
+  .code-card { height: 74.25mm; box-sizing: border-box; }
+}
+"#;
