@@ -217,8 +217,8 @@ fn create_user(
             role: role.to_owned(),
             market_id,
         };
-        let user = crate::services::staff::create_user(&mut conn, "cli", &input, None).map_err(
-            |e| {
+        let user =
+            crate::services::staff::create_user(&mut conn, "cli", &input, None).map_err(|e| {
                 let fields: Vec<String> = e
                     .body
                     .fields
@@ -230,8 +230,7 @@ fn create_user(
                 } else {
                     fields.join("; ")
                 }
-            },
-        )?;
+            })?;
         println!("created {} {} ({})", user.role, user.username, user.id);
         Ok(())
     })

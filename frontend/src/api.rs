@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::HealthResponse;
 use shared::consent::{
-    ApplicationRequest, ApplicationView, ConsentView, Letter, MerchantDecision, SignRequest,
-    SignResponse,
+    ApplicationRequest, ApplicationView, ConsentView, DataRead, Letter, MerchantDecision,
+    SignRequest, SignResponse,
 };
 use shared::error::{ApiErrorBody, FieldError};
 use shared::merchant::{
@@ -158,6 +158,11 @@ pub async fn log_out() -> Result<(), ApiError> {
     read_empty(res).await
 }
 
+/// Who is logged in, and where they continue (`next_step`).
+pub async fn me() -> Result<MeResponse, ApiError> {
+    get("/api/m/me").await
+}
+
 pub async fn profile() -> Result<Profile, ApiError> {
     get("/api/m/profile").await
 }
@@ -206,6 +211,11 @@ pub async fn consents() -> Result<Vec<ConsentView>, ApiError> {
     get("/api/m/consents").await
 }
 
+/// Every read of the merchant's data under a consent (系统日志).
+pub async fn consent_reads(id: &str) -> Result<Vec<DataRead>, ApiError> {
+    get(&format!("/api/m/consents/{}/reads", segment(id))).await
+}
+
 pub async fn withdraw_consent(id: &str) -> Result<ConsentView, ApiError> {
     post(
         &format!("/api/m/consents/{}/withdraw", segment(id)),
@@ -215,7 +225,10 @@ pub async fn withdraw_consent(id: &str) -> Result<ConsentView, ApiError> {
 }
 
 /// Accept an offer into the candidate pool, or "not now".
-pub async fn answer_offer(req: &ApplicationRequest, key: &str) -> Result<ApplicationView, ApiError> {
+pub async fn answer_offer(
+    req: &ApplicationRequest,
+    key: &str,
+) -> Result<ApplicationView, ApiError> {
     post_once("/api/m/applications", req, key).await
 }
 

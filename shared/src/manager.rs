@@ -520,6 +520,21 @@ pub struct Dashboard {
     pub targets: Vec<TargetFigure>,
     pub stalls_active: i64,
     pub stalls_inactive: i64,
+    /// One market only: where each of its merchants is in the funnel.
+    #[serde(default)]
+    pub merchants: Vec<MerchantStatus>,
+}
+
+/// A merchant as the market sees them: who (masked) and how far they got.
+/// Never their credit data, grade or reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerchantStatus {
+    pub stall_number: Option<String>,
+    pub mobile_masked: String,
+    /// `logged_in` | `authorized` | `offered` (the furthest step reached)
+    pub stage: String,
+    /// `YYYY-MM-DD` (China time) of the first login.
+    pub since: String,
 }
 
 #[cfg(test)]

@@ -70,10 +70,11 @@ fn outbox_code(mobile: &str) -> String {
     let text =
         std::fs::read_to_string(e2e::data_dir().join("sms-outbox.jsonl")).unwrap_or_default();
     text.lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["mobile"] == mobile)
         .filter_map(|v| v["code"].as_str().map(str::to_owned))
-        .last()
+        .next()
         .expect("an SMS in the outbox")
 }
 
@@ -111,7 +112,12 @@ async fn merchant(stall: &str, profile: bool) -> reqwest::Client {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     let res = client
         .post(e2e::url("/api/m/session"))
         .json(&json!({ "mobile": mobile, "otp": outbox_code(&mobile) }))
@@ -121,7 +127,8 @@ async fn merchant(stall: &str, profile: bool) -> reqwest::Client {
     let me: MeResponse = ok_json(res).await;
     assert_eq!(me.next_step, NextStep::Profile);
     if profile {
-        let p: Profile = ok_json(client.get(e2e::url("/api/m/profile")).send().await.unwrap()).await;
+        let p: Profile =
+            ok_json(client.get(e2e::url("/api/m/profile")).send().await.unwrap()).await;
         let uscc = p.uscc.expect("the stall's licence code is prefilled");
         let res = client
             .put(e2e::url("/api/m/profile"))
@@ -169,7 +176,11 @@ async fn signed(client: &reqwest::Client) -> SignResponse {
     ok_json(sign(client, &sign_body(&l, &banks)).await).await
 }
 
-async fn accept(client: &reqwest::Client, decision_id: &str, key: Option<&str>) -> reqwest::Response {
+async fn accept(
+    client: &reqwest::Client,
+    decision_id: &str,
+    key: Option<&str>,
+) -> reqwest::Response {
     let mut req = client
         .post(e2e::url("/api/m/applications"))
         .json(&json!({ "decision_id": decision_id }));
@@ -230,8 +241,14 @@ async fn the_letter_names_categories_and_banks_and_the_signed_text_is_kept() {
     let year = |t: &str| t[..4].parse::<u32>().unwrap();
     assert_eq!(year(&back.expires_at), year(&back.granted_at) + 1);
 
-    let all: Vec<ConsentView> =
-        ok_json(client.get(e2e::url("/api/m/consents")).send().await.unwrap()).await;
+    let all: Vec<ConsentView> = ok_json(
+        client
+            .get(e2e::url("/api/m/consents"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].id, signed.consent.id);
 }
@@ -250,8 +267,14 @@ async fn a_wrong_text_hash_is_a_422_and_stores_nothing() {
     body["language"] = json!("en");
     let (status, _) = error_of(sign(&client, &body).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let all: Vec<ConsentView> =
-        ok_json(client.get(e2e::url("/api/m/consents")).send().await.unwrap()).await;
+    let all: Vec<ConsentView> = ok_json(
+        client
+            .get(e2e::url("/api/m/consents"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(all.is_empty());
 }
 
@@ -262,7 +285,10 @@ async fn no_bank_ticked_is_a_422_naming_bank_ids() {
     let (status, e) = error_of(sign(&client, &sign_body(&l, &[])).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        e.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+        e.fields
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect::<Vec<_>>(),
         ["bank_ids"]
     );
     let (status, e) = error_of(sign(&client, &sign_body(&l, &["bnk_nope"])).await).await;
@@ -293,13 +319,21 @@ async fn an_offer_accepted_twice_with_one_key_is_one_application() {
     assert_eq!(d.consent_id.as_deref(), Some(s.consent.id.as_str()));
     assert_eq!(next_step(&client).await, NextStep::Decision);
 
-    let latest: MerchantDecision =
-        ok_json(client.get(e2e::url("/api/m/decision")).send().await.unwrap()).await;
+    let latest: MerchantDecision = ok_json(
+        client
+            .get(e2e::url("/api/m/decision"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(latest.view.decision_id, d.view.decision_id);
 
     let key = format!("accept-{}", random_mobile());
-    let first: ApplicationView = ok_json(accept(&client, &d.view.decision_id, Some(&key)).await).await;
-    let again: ApplicationView = ok_json(accept(&client, &d.view.decision_id, Some(&key)).await).await;
+    let first: ApplicationView =
+        ok_json(accept(&client, &d.view.decision_id, Some(&key)).await).await;
+    let again: ApplicationView =
+        ok_json(accept(&client, &d.view.decision_id, Some(&key)).await).await;
     assert_eq!(first.id, again.id);
     // Without a key too: one application per decision.
     let third: ApplicationView = ok_json(accept(&client, &d.view.decision_id, None).await).await;
@@ -308,13 +342,25 @@ async fn an_offer_accepted_twice_with_one_key_is_one_application() {
     assert_eq!(first.entries.len(), s.consent.banks.len());
     assert!(first.entries.iter().all(|e| e.status == "waiting"));
 
-    let status: ApplicationView =
-        ok_json(client.get(e2e::url("/api/m/application")).send().await.unwrap()).await;
+    let status: ApplicationView = ok_json(
+        client
+            .get(e2e::url("/api/m/application"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status.id, first.id);
     assert_eq!(status.entries.len(), first.entries.len());
     assert_eq!(next_step(&client).await, NextStep::Application);
-    let latest: MerchantDecision =
-        ok_json(client.get(e2e::url("/api/m/decision")).send().await.unwrap()).await;
+    let latest: MerchantDecision = ok_json(
+        client
+            .get(e2e::url("/api/m/decision"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(latest.application.map(|a| a.id), Some(first.id));
 }
 
@@ -324,9 +370,18 @@ async fn a_decline_has_reasons_and_cannot_go_to_the_banks() {
     let s = signed(&client).await;
     let d = &s.decision;
     assert_eq!(d.view.outcome, Outcome::Decline);
-    assert!((1..=4).contains(&d.view.reasons.len()), "{:?}", d.view.reasons);
+    assert!(
+        (1..=4).contains(&d.view.reasons.len()),
+        "{:?}",
+        d.view.reasons
+    );
     assert_eq!(d.view.reasons[0].code, "ENFORCEMENT_LIST");
-    assert!(d.view.reasons.iter().all(|r| !r.text_zh.is_empty() && !r.fix_zh.is_empty()));
+    assert!(
+        d.view
+            .reasons
+            .iter()
+            .all(|r| !r.text_zh.is_empty() && !r.fix_zh.is_empty())
+    );
     assert!(d.retry_after.is_some() && d.valid_until.is_none());
     let (status, e) = error_of(accept(&client, &d.view.decision_id, None).await).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -348,13 +403,20 @@ async fn another_merchants_decision_application_and_consent_are_not_found() {
     ];
     for path in &gets {
         let (status, e) = error_of(b.get(e2e::url(path)).send().await.unwrap()).await;
-        assert_eq!((status, e.code.as_str()), (StatusCode::NOT_FOUND, "not_found"), "{path}");
+        assert_eq!(
+            (status, e.code.as_str()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{path}"
+        );
         let _: Value = ok_json(a.get(e2e::url(path)).send().await.unwrap()).await;
     }
     let (status, _) = error_of(accept(&b, &s.decision.view.decision_id, None).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let res = b
-        .post(e2e::url(&format!("/api/m/consents/{}/withdraw", s.consent.id)))
+        .post(e2e::url(&format!(
+            "/api/m/consents/{}/withdraw",
+            s.consent.id
+        )))
         .send()
         .await
         .unwrap();
@@ -372,7 +434,10 @@ async fn another_merchants_decision_application_and_consent_are_not_found() {
         .await
         .unwrap();
     let (status, e) = error_of(res).await;
-    assert_eq!((status, e.code.as_str()), (StatusCode::FORBIDDEN, "consent_required"));
+    assert_eq!(
+        (status, e.code.as_str()),
+        (StatusCode::FORBIDDEN, "consent_required")
+    );
     // A's consent is still in force.
     let c: ConsentView = ok_json(
         a.get(e2e::url(&format!("/api/m/consents/{}", s.consent.id)))
@@ -391,13 +456,17 @@ async fn after_withdrawal_nothing_is_read_and_the_banks_lose_sight() {
     let app: ApplicationView =
         ok_json(accept(&client, &s.decision.view.decision_id, None).await).await;
     let reads_path = format!("/api/m/consents/{}/reads", s.consent.id);
-    let before: Vec<DataRead> = ok_json(client.get(e2e::url(&reads_path)).send().await.unwrap()).await;
+    let before: Vec<DataRead> =
+        ok_json(client.get(e2e::url(&reads_path)).send().await.unwrap()).await;
     assert_eq!(before.len(), 10, "one read per source");
     assert!(before.iter().all(|r| r.result != "denied"));
 
     let withdraw = || {
         client
-            .post(e2e::url(&format!("/api/m/consents/{}/withdraw", s.consent.id)))
+            .post(e2e::url(&format!(
+                "/api/m/consents/{}/withdraw",
+                s.consent.id
+            )))
             .send()
     };
     let w: ConsentView = ok_json(withdraw().await.unwrap()).await;
@@ -426,7 +495,10 @@ async fn after_withdrawal_nothing_is_read_and_the_banks_lose_sight() {
         .await
         .unwrap();
     let (status, e) = error_of(res).await;
-    assert_eq!((status, e.code.as_str()), (StatusCode::FORBIDDEN, "consent_withdrawn"));
+    assert_eq!(
+        (status, e.code.as_str()),
+        (StatusCode::FORBIDDEN, "consent_withdrawn")
+    );
     let log: Vec<DataRead> = ok_json(client.get(e2e::url(&reads_path)).send().await.unwrap()).await;
     assert_eq!(log.len(), 20);
     assert_eq!(log.iter().filter(|r| r.result == "denied").count(), 10);

@@ -66,11 +66,7 @@ struct MarketQuery {
 /// A malformed query string is the same JSON error as everything else.
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> AppResult<T> {
     q.map(|Query(t)| t).map_err(|_| {
-        AppError::bad_request(
-            "bad_query",
-            "请求参数有误",
-            "The query string is not valid",
-        )
+        AppError::bad_request("bad_query", "请求参数有误", "The query string is not valid")
     })
 }
 
@@ -86,9 +82,11 @@ async fn list(
 ) -> AppResult<ApiJson<StallList>> {
     let filter = query(q)?;
     let market = s.market_scope(filter.market_id.as_deref())?;
-    db::run(&state.pool, move |conn| stalls::list(conn, &market, &filter))
-        .await
-        .map(ApiJson)
+    db::run(&state.pool, move |conn| {
+        stalls::list(conn, &market, &filter)
+    })
+    .await
+    .map(ApiJson)
 }
 
 async fn create(

@@ -162,7 +162,9 @@ pub fn banks_for_grade(
     for b in &mut banks {
         b.products.retain(|p| {
             open.iter().any(|(bank, name, grades)| {
-                *bank == b.bank_id && *name == p.name && grades.split(',').any(|g| g.trim() == grade)
+                *bank == b.bank_id
+                    && *name == p.name
+                    && grades.split(',').any(|g| g.trim() == grade)
             })
         });
     }
@@ -172,8 +174,12 @@ pub fn banks_for_grade(
 pub fn letter(conn: &mut DbConn) -> AppResult<Letter> {
     Ok(Letter {
         version: CURRENT_VERSION.to_owned(),
-        text_zh: letter_text(CURRENT_VERSION, "zh").unwrap_or_default().to_owned(),
-        text_en: letter_text(CURRENT_VERSION, "en").unwrap_or_default().to_owned(),
+        text_zh: letter_text(CURRENT_VERSION, "zh")
+            .unwrap_or_default()
+            .to_owned(),
+        text_en: letter_text(CURRENT_VERSION, "en")
+            .unwrap_or_default()
+            .to_owned(),
         categories: categories(),
         banks: banks_info(conn, None)?,
         valid_months: CONSENT_VALID_MONTHS,
@@ -420,7 +426,11 @@ fn view(
     })
 }
 
-pub fn list(conn: &mut DbConn, merchant_id: &str, now: DateTime<Utc>) -> AppResult<Vec<ConsentView>> {
+pub fn list(
+    conn: &mut DbConn,
+    merchant_id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<ConsentView>> {
     let rows: Vec<Consent> = consents::table
         .filter(consents::merchant_id.eq(merchant_id))
         .order(consents::granted_at.desc())
@@ -440,7 +450,11 @@ pub fn get(
 }
 
 /// The merchant's active consent, newest first, if any.
-pub fn active(conn: &mut DbConn, merchant_id: &str, now: DateTime<Utc>) -> AppResult<Option<Consent>> {
+pub fn active(
+    conn: &mut DbConn,
+    merchant_id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Consent>> {
     let rows: Vec<Consent> = consents::table
         .filter(consents::merchant_id.eq(merchant_id))
         .filter(consents::withdrawn_at.is_null())

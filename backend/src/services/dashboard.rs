@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 use diesel::prelude::*;
 pub use shared::manager::Dashboard;
-use shared::manager::{FunnelStep, STATUS_ACTIVE, TargetFigure, WeekActivity};
+use shared::manager::{FunnelStep, MerchantStatus, STATUS_ACTIVE, TargetFigure, WeekActivity};
 
 use crate::credit::schema::{consents, decisions};
 use crate::db::schema::{markets, merchants, otp_challenges, stalls};
@@ -86,7 +86,11 @@ fn step(
     }
 }
 
-pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -> AppResult<Dashboard> {
+pub fn compute(
+    conn: &mut DbConn,
+    market_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<Dashboard> {
     let market_name = match market_id {
         Some(id) => Some(
             markets::table
@@ -96,7 +100,9 @@ pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -
         ),
         None => None,
     };
-    let mut q = stalls::table.select((stalls::id, stalls::status, stalls::created_at)).into_boxed();
+    let mut q = stalls::table
+        .select((stalls::id, stalls::status, stalls::created_at))
+        .into_boxed();
     if let Some(id) = market_id {
         q = q.filter(stalls::market_id.eq(id.to_owned()));
     }
@@ -140,7 +146,11 @@ pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -
             decisions::table
                 .filter(decisions::merchant_id.eq_any(chunk))
                 .filter(decisions::outcome.eq("offer"))
-                .select((decisions::merchant_id, decisions::created_at, decisions::terms))
+                .select((
+                    decisions::merchant_id,
+                    decisions::created_at,
+                    decisions::terms,
+                ))
                 .load::<(String, String, Option<String>)>(conn)?,
         );
     }
@@ -152,7 +162,10 @@ pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -
         let amount = terms
             .as_deref()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-            .and_then(|v| v.get("max_amount_cents").and_then(serde_json::Value::as_i64))
+            .and_then(|v| {
+                v.get("max_amount_cents")
+                    .and_then(serde_json::Value::as_i64)
+            })
             .unwrap_or(0);
         let e = latest.entry(m).or_insert((at, amount));
         if at.as_str() > e.0 {
@@ -163,13 +176,55 @@ pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -
 
     let week = timestamp(week_start(now));
     let funnel = vec![
-        step("stalls", "在用摊位", "Active stalls", Some(&active), None, &week),
-        step("scanned", "扫码并获取验证码", "Scanned and asked for a code", Some(&scanned), None, &week),
-        step("logged_in", "登录", "Logged in", Some(&logged_in), None, &week),
-        step("authorized", "签署授权", "Authorized", Some(&authorized), None, &week),
-        step("offered", "获得预授信", "Pre-credit offered", Some(&offered), None, &week),
+        step(
+            "stalls",
+            "在用摊位",
+            "Active stalls",
+            Some(&active),
+            None,
+            &week,
+        ),
+        step(
+            "scanned",
+            "扫码并获取验证码",
+            "Scanned and asked for a code",
+            Some(&scanned),
+            None,
+            &week,
+        ),
+        step(
+            "logged_in",
+            "登录",
+            "Logged in",
+            Some(&logged_in),
+            None,
+            &week,
+        ),
+        step(
+            "authorized",
+            "签署授权",
+            "Authorized",
+            Some(&authorized),
+            None,
+            &week,
+        ),
+        step(
+            "offered",
+            "获得预授信",
+            "Pre-credit offered",
+            Some(&offered),
+            None,
+            &week,
+        ),
         step("accepted", "接受推荐", "Accepted", None, None, &week),
-        step("bank_outcome", "银行放款结果", "Bank outcome", None, None, &week),
+        step(
+            "bank_outcome",
+            "银行放款结果",
+            "Bank outcome",
+            None,
+            None,
+            &week,
+        ),
     ];
 
     let this_monday = week_start(now);
@@ -192,9 +247,8 @@ pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -
         })
         .collect();
 
-    let percent = |n: usize, d: usize| {
-        (d > 0).then(|| format!("{:.1}%", n as f64 * 100.0 / d as f64))
-    };
+    let percent =
+        |n: usize, d: usize| (d > 0).then(|| format!("{:.1}%", n as f64 * 100.0 / d as f64));
     let targets = vec![
         TargetFigure {
             key: "registration_rate".into(),
@@ -219,7 +273,13 @@ pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -
         },
     ];
 
+    let merchants = match market_id {
+        Some(_) => merchant_statuses(conn, &logged_in, &authorized, &offered)?,
+        None => Vec::new(),
+    };
+
     Ok(Dashboard {
+        merchants,
         market_id: market_id.map(str::to_owned),
         market_name,
         generated_at: timestamp(now),
@@ -232,6 +292,55 @@ pub fn compute(conn: &mut DbConn, market_id: Option<&str>, now: DateTime<Utc>) -
         stalls_active: active.len() as i64,
         stalls_inactive,
     })
+}
+
+fn merchant_statuses(
+    conn: &mut DbConn,
+    logged_in: &HashMap<String, String>,
+    authorized: &HashMap<String, String>,
+    offered: &HashMap<String, String>,
+) -> AppResult<Vec<MerchantStatus>> {
+    let ids: Vec<&str> = logged_in.keys().map(String::as_str).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(String, String, Option<String>)> = merchants::table
+            .filter(merchants::id.eq_any(chunk))
+            .select((merchants::id, merchants::mobile, merchants::stall_id))
+            .load(conn)?;
+        let stall_ids: Vec<&str> = rows.iter().filter_map(|r| r.2.as_deref()).collect();
+        let numbers: HashMap<String, String> = stalls::table
+            .filter(stalls::id.eq_any(&stall_ids))
+            .select((stalls::id, stalls::number))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect();
+        for (id, mobile, stall_id) in rows {
+            let stage = if offered.contains_key(&id) {
+                "offered"
+            } else if authorized.contains_key(&id) {
+                "authorized"
+            } else {
+                "logged_in"
+            };
+            let since = logged_in
+                .get(&id)
+                .and_then(|t| crate::db::parse_timestamp(t))
+                .map(local_date)
+                .unwrap_or_default();
+            out.push(MerchantStatus {
+                stall_number: stall_id.and_then(|s| numbers.get(&s).cloned()),
+                mobile_masked: shared::ids::MobileNumber::parse(&mobile)
+                    .map(|m| m.masked())
+                    .unwrap_or_default(),
+                stage: stage.to_owned(),
+                since,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.stall_number.as_deref(), &a.since).cmp(&(b.stall_number.as_deref(), &b.since))
+    });
+    Ok(out)
 }
 
 /// The dashboard as a spreadsheet (UTF-8 with BOM, for Excel).
@@ -272,10 +381,14 @@ mod tests {
     #[test]
     fn weeks_start_on_monday_in_china() {
         // Thursday 2026-11-26 13:00 UTC → Monday 2026-11-23 00:00 CST.
-        let t = DateTime::parse_from_rfc3339("2026-11-26T13:00:00Z").unwrap().to_utc();
+        let t = DateTime::parse_from_rfc3339("2026-11-26T13:00:00Z")
+            .unwrap()
+            .to_utc();
         assert_eq!(timestamp(week_start(t)), "2026-11-22T16:00:00.000Z");
         // Sunday 23:30 CST still belongs to the week before.
-        let t = DateTime::parse_from_rfc3339("2026-11-22T15:30:00Z").unwrap().to_utc();
+        let t = DateTime::parse_from_rfc3339("2026-11-22T15:30:00Z")
+            .unwrap()
+            .to_utc();
         assert_eq!(timestamp(week_start(t)), "2026-11-15T16:00:00.000Z");
     }
 }

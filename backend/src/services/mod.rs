@@ -3,9 +3,9 @@
 
 pub mod applications;
 pub mod consent;
+pub mod dashboard;
 pub mod merchant;
 pub mod rent_ledger;
 pub mod staff;
 pub mod stall_import;
 pub mod stalls;
-pub mod dashboard;

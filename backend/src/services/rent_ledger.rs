@@ -19,7 +19,9 @@ use crate::db::schema::{markets, stalls};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::decision::Source;
 use crate::error::AppResult;
-use crate::services::stall_import::{columns, csv_reader, decode, rejected, unreadable};
+use crate::services::stall_import::{
+    columns, csv_reader, decode, normalise_line_ends, rejected, unreadable,
+};
 
 pub fn template_csv() -> Vec<u8> {
     let mut out = b"\xEF\xBB\xBF".to_vec();
@@ -31,7 +33,11 @@ pub fn template_csv() -> Vec<u8> {
 }
 
 const RENT_COLUMNS: &[(&str, &[&str], bool)] = &[
-    ("stall_number", &["摊位号", "摊位编号", "stall", "stall_no"], true),
+    (
+        "stall_number",
+        &["摊位号", "摊位编号", "stall", "stall_no"],
+        true,
+    ),
     ("month", &["月份", "所属月份", "month"], true),
     (
         "due_yuan",
@@ -85,6 +91,7 @@ fn date(s: &str) -> Option<String> {
 /// `usccs`: stall number → the holder's USCC (`None`: none on file).
 fn check(bytes: &[u8], usccs: &HashMap<String, Option<String>>) -> AppResult<Checked> {
     let (text, encoding) = decode(bytes)?;
+    let text = normalise_line_ends(&text);
     let mut out = Checked {
         encoding,
         total: 0,
@@ -252,6 +259,7 @@ pub fn commit(
     request_id: Option<&str>,
 ) -> AppResult<RentImportResult> {
     conn.transaction(|conn| {
+        crate::services::staff::begin_write(conn)?;
         let market_name: String = markets::table
             .find(market_id)
             .select(markets::name)

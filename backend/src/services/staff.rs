@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::error::FieldError;
 use shared::manager::{
     MarketInput, MarketView, ROLE_MANAGER, ROLE_OPERATOR, StaffMe, StaffUserInput, StaffUserView,
@@ -17,7 +17,7 @@ use shared::manager::{
 use crate::app::AppState;
 use crate::auth::session::{named_token_from, new_token, token_hash};
 use crate::db::models::{Market, StaffUser};
-use crate::db::schema::{audit_log, markets, staff_login_limits, staff_sessions, staff_users, stalls};
+use crate::db::schema::{markets, staff_login_limits, staff_sessions, staff_users, stalls};
 use crate::db::{self, DbConn, new_id, timestamp};
 use crate::error::{AppError, AppResult};
 
@@ -26,29 +26,19 @@ pub const COOKIE_NAME: &str = "mc_staff";
 pub const SESSION_HOURS: i64 = 10;
 pub const MAX_FAILURES_PER_HOUR: i32 = 10;
 
-pub fn audit(
-    conn: &mut DbConn,
-    actor: &str,
-    action: &str,
-    object_type: &str,
-    object_id: Option<&str>,
-    market_id: Option<&str>,
-    detail: Value,
-    request_id: Option<&str>,
-) -> AppResult<()> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::id.eq(new_id("aud")),
-            audit_log::at.eq(timestamp(Utc::now())),
-            audit_log::actor.eq(actor),
-            audit_log::action.eq(action),
-            audit_log::object_type.eq(object_type),
-            audit_log::object_id.eq(object_id),
-            audit_log::market_id.eq(market_id),
-            audit_log::detail.eq(detail.to_string()),
-            audit_log::request_id.eq(request_id),
-        ))
-        .execute(conn)?;
+/// The one audit-row writer (the merchant side's), so both sides log alike.
+pub use crate::services::merchant::audit;
+
+/// Call first in a transaction that reads, then writes. SQLite starts a
+/// transaction as a reader; its first write then fails at once with "database
+/// is locked" when another connection wrote meanwhile, instead of waiting for
+/// the busy timeout. A write first takes the write lock up front (waiting as
+/// needed), and PostgreSQL needs nothing.
+pub fn begin_write(conn: &mut DbConn) -> AppResult<()> {
+    if let DbConn::Sqlite(c) = conn {
+        diesel::sql_query("UPDATE staff_login_limits SET failures = failures WHERE 0 = 1")
+            .execute(c)?;
+    }
     Ok(())
 }
 
@@ -372,6 +362,7 @@ pub fn create_market(
         return Err(AppError::validation(errors));
     }
     conn.transaction(|conn| {
+        crate::services::staff::begin_write(conn)?;
         let name = input.name.trim().to_owned();
         let taken = markets::table
             .filter(markets::name.eq(&name))
@@ -429,6 +420,7 @@ pub fn create_user(
     }
     let hash = crate::passwords::hash(&input.password)?;
     conn.transaction(|conn| {
+        crate::services::staff::begin_write(conn)?;
         let username = input.username.trim().to_owned();
         let taken = staff_users::table
             .filter(staff_users::username.eq(&username))
@@ -445,11 +437,7 @@ pub fn create_user(
         }
         let market_id = if input.role == ROLE_MANAGER {
             let id = input.market_id.clone().unwrap_or_default();
-            let exists = markets::table
-                .find(&id)
-                .count()
-                .get_result::<i64>(conn)?
-                > 0;
+            let exists = markets::table.find(&id).count().get_result::<i64>(conn)? > 0;
             if !exists {
                 return Err(AppError::validation(vec![FieldError::new(
                     "market_id",

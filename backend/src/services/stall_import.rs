@@ -101,7 +101,11 @@ pub fn columns(
 }
 
 const STALL_COLUMNS: &[(&str, &[&str], bool)] = &[
-    ("number", &["摊位号", "摊位编号", "number", "stall_no"], true),
+    (
+        "number",
+        &["摊位号", "摊位编号", "number", "stall_no"],
+        true,
+    ),
     ("zone", &["区域", "区", "zone"], true),
     ("trade", &["经营类别", "行业", "经营范围", "trade"], true),
     (
@@ -144,6 +148,12 @@ pub fn unreadable(line: usize) -> RowError {
     }
 }
 
+/// Line ends made `\n` first: the csv crate counts a CRLF line (Windows
+/// Excel) one late in record positions, and old Mac Excel writes bare `\r`.
+pub fn normalise_line_ends(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
 pub fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
         .flexible(true)
@@ -156,6 +166,7 @@ pub fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
 /// already there, which become updates).
 pub fn parse(bytes: &[u8], existing: &HashSet<String>) -> AppResult<Parsed> {
     let (text, encoding) = decode(bytes)?;
+    let text = normalise_line_ends(&text);
     let mut parsed = Parsed {
         encoding,
         ..Parsed::default()
@@ -307,10 +318,7 @@ pub fn rejected(errors: &[RowError]) -> AppError {
     );
     e.body.code = "import_rejected".to_owned();
     e.body.message_zh = format!("文件中有{}处错误，未导入任何数据", errors.len());
-    e.body.message_en = format!(
-        "The file has {} errors; nothing was imported",
-        errors.len()
-    );
+    e.body.message_en = format!("The file has {} errors; nothing was imported", errors.len());
     e
 }
 
@@ -325,6 +333,7 @@ pub fn commit(
     request_id: Option<&str>,
 ) -> AppResult<ImportResult> {
     conn.transaction(|conn| {
+        crate::services::staff::begin_write(conn)?;
         ensure_market(conn, market_id)?;
         let ids = existing(conn, market_id)?;
         let numbers: HashSet<String> = ids.keys().cloned().collect();
@@ -438,6 +447,14 @@ mod tests {
     }
 
     #[test]
+    fn crlf_files_report_the_right_lines() {
+        let crlf = FILE.replace('\n', "\r\n");
+        let p = parse(crlf.as_bytes(), &HashSet::new()).unwrap();
+        let lines: Vec<usize> = p.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4]);
+    }
+
+    #[test]
     fn missing_columns_are_named() {
         let p = parse("摊位号,区域\nA-1,A\n".as_bytes(), &HashSet::new()).unwrap();
         let fields: Vec<&str> = p.errors.iter().map(|e| e.field.as_str()).collect();
@@ -450,6 +467,68 @@ mod tests {
         let p = parse(&template_csv(), &HashSet::new()).unwrap();
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         assert_eq!(p.rows.len(), 1);
+    }
+
+    /// The 10,000-row import, timed against a real SQLite file (and
+    /// PostgreSQL when `MC_BENCH_PG_URL` names a database to create).
+    /// By hand: `cargo test -p backend --lib import_10k -- --ignored --nocapture`;
+    /// the figures go into BENCHMARKS.md.
+    #[test]
+    #[ignore]
+    fn import_10k_rows_timing() {
+        let mut file = String::from(
+            "摊位号,区域,经营类别,经营者姓名,手机号,统一社会信用代码,月租金（元）\r\n",
+        );
+        for i in 0..10_000u32 {
+            let first17 = format!("92320282MA{:07}", i);
+            let check = shared::ids::uscc_check_char(&first17).unwrap();
+            file.push_str(&format!(
+                "K-{i:05},K{},石材,王建国{i},139{:08},{first17}{check},{}\r\n",
+                i % 20,
+                i,
+                1500 + i % 1000
+            ));
+        }
+        let gbk = encoding_rs::GBK.encode(&file).0.into_owned();
+        let mut urls = Vec::new();
+        let dir = std::env::temp_dir().join(format!(
+            "mc-bench-{}",
+            hex::encode(rand::random::<[u8; 6]>())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        urls.push(dir.join("b.sqlite3").display().to_string());
+        if let Ok(pg) = std::env::var("MC_BENCH_PG_URL") {
+            urls.push(pg);
+        }
+        for url in urls {
+            let pool = crate::db::connect(&url).unwrap();
+            crate::db::migrate(&pool).unwrap();
+            let mut conn = pool.get().unwrap();
+            let market = crate::seed::seed_demo(&mut conn, "bench-password")
+                .unwrap()
+                .market_id;
+            let t = std::time::Instant::now();
+            let p = preview(&mut conn, &market, &gbk).unwrap();
+            let preview_time = t.elapsed();
+            assert!(p.errors.is_empty());
+            let t = std::time::Instant::now();
+            let r = commit(&mut conn, &market, "bench", &gbk, None).unwrap();
+            let add_time = t.elapsed();
+            assert_eq!(r.added, 10_000);
+            let t = std::time::Instant::now();
+            let r = commit(&mut conn, &market, "bench", &gbk, None).unwrap();
+            let update_time = t.elapsed();
+            assert_eq!(r.updated, 10_000);
+            println!(
+                "{}: 10,000 rows GBK ({} KB): preview {:?}, import (all new) {:?}, re-import (all updates) {:?}",
+                crate::db::Backend::from_url(&url).name(),
+                gbk.len() / 1024,
+                preview_time,
+                add_time,
+                update_time
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -169,6 +169,7 @@ pub fn create(
 ) -> AppResult<StallView> {
     let v = valid(input)?;
     conn.transaction(|conn| {
+        crate::services::staff::begin_write(conn)?;
         // The market must exist: an operator may name any id.
         markets::table
             .find(market_id)
@@ -220,6 +221,7 @@ pub fn update(
 ) -> AppResult<StallView> {
     let v = valid(input)?;
     conn.transaction(|conn| {
+        crate::services::staff::begin_write(conn)?;
         let before = get(conn, market_id, stall_id)?;
         if number_taken(conn, market_id, &v.number, Some(stall_id))? {
             return Err(duplicate_number());
@@ -293,6 +295,7 @@ pub fn set_status(
 ) -> AppResult<StallView> {
     debug_assert!(status == STATUS_ACTIVE || status == STATUS_INACTIVE);
     conn.transaction(|conn| {
+        crate::services::staff::begin_write(conn)?;
         let before = get(conn, market_id, stall_id)?;
         diesel::update(
             stalls::table
@@ -337,7 +340,12 @@ pub fn qr_svg(url: &str) -> AppResult<String> {
     Ok(image[start..].to_owned())
 }
 
-fn card(auth: &AuthState, public_url: &str, market: &Market, stall: &Stall) -> AppResult<StallCard> {
+fn card(
+    auth: &AuthState,
+    public_url: &str,
+    market: &Market,
+    stall: &Stall,
+) -> AppResult<StallCard> {
     let url = crate::stall_codes::url_for(&auth.code_key, public_url, market, Some(stall))?;
     Ok(StallCard {
         stall_id: stall.id.clone(),
@@ -399,6 +407,7 @@ pub fn reissue(
     request_id: Option<&str>,
 ) -> AppResult<StallCard> {
     conn.transaction(|conn| {
+        crate::services::staff::begin_write(conn)?;
         let before = get(conn, market_id, stall_id)?;
         let version = crate::stall_codes::reissue(conn, &before.id)?;
         audit(

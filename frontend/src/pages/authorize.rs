@@ -1,70 +1,279 @@
-//! The authorization letter (授权书). The consent API arrives in a later
-//! issue; the screen already has its final structure: who collects, which
-//! data, why, which banks (each chosen separately, none pre-ticked), how long,
-//! how to withdraw, and an explicit signing action.
+//! The authorization letter (授权书): the server's versioned text in the
+//! reader's language (who collects, which data, why, for how long, how to
+//! withdraw), one checkbox per bank (none ticked in advance), and an explicit
+//! signing button. The hash of the exact text shown goes with the signature;
+//! the answer carries the decision, so the next screen is the result.
 
+use shared::consent::NextStep;
+use shared::consent::{BankInfo, Letter, SignRequest, sha256_hex};
 use yew::prelude::*;
+use yew_router::prelude::*;
 
-use crate::components::use_page_title;
+use crate::api::{self, ApiError};
+use crate::app::Route;
+use crate::components::{ButtonSpinner, ErrorAlert, Loading, Notice, Skeleton, use_page_title};
+use crate::i18n::Lang;
 use crate::state::use_lang;
+
+#[derive(Clone, PartialEq)]
+enum Load {
+    Loading,
+    Ready(Letter),
+    Failed(ApiError),
+}
 
 #[component]
 pub fn Authorize() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("授权书", "Authorization"));
-    let sections: [(&str, &str, &str, &str); 6] = [
-        (
-            "letter-collector",
-            "谁收集",
-            "Who collects",
-            "宜兴市信用信息平台（市场码）",
-        ),
-        (
-            "letter-categories",
-            "哪些数据",
-            "Which data",
-            "登记注册、行政处罚、失信名单、纳税信用、社保公积金、水电气、租金台账",
-        ),
-        (
-            "letter-purpose",
-            "用途",
-            "Purpose",
-            "预授信评估，并推荐给您选择的银行",
-        ),
-        (
-            "letter-banks",
-            "给哪些银行",
-            "To which banks",
-            "由您逐一选择，默认不选",
-        ),
-        ("letter-term", "期限", "How long", "签署后一年内有效"),
-        (
-            "letter-withdraw",
-            "如何撤回",
-            "How to withdraw",
-            "在“我的授权”中随时撤回",
-        ),
-    ];
+    let navigator = use_navigator();
+    let load = use_state(|| Load::Loading);
+    let attempt = use_state(|| 0u32);
+    let chosen = use_state(Vec::<String>::new);
+    let banks_error = use_state(|| false);
+    let submit_error = use_state(|| None::<ApiError>);
+    let signing = use_state(|| false);
+    let already = use_state(|| None::<NextStep>);
+    // One key per signing the merchant means; a retry after a lost answer
+    // reuses it, so a double tap cannot sign twice.
+    let key = use_state(api::new_idempotency_key);
+
+    {
+        let (load, already, navigator) = (load.clone(), already.clone(), navigator.clone());
+        use_effect_with(*attempt, move |_| {
+            load.set(Load::Loading);
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::letter().await {
+                    Ok(l) => load.set(Load::Ready(l)),
+                    Err(e) if e.status() == Some(401) => {
+                        if let Some(nav) = navigator {
+                            nav.replace(&Route::Login);
+                        }
+                        return;
+                    }
+                    Err(e) => load.set(Load::Failed(e)),
+                }
+                if let Ok(me) = api::me().await
+                    && matches!(me.next_step, NextStep::Decision | NextStep::Application)
+                {
+                    already.set(Some(me.next_step));
+                }
+            });
+        });
+    }
+
+    let letter = match &*load {
+        Load::Loading => {
+            return html! {
+                <section id="authorize">
+                    <h1>{ lang.pick("信用信息查询授权书", "Authorization to use your credit information") }</h1>
+                    <Loading id="letter-loading" label={lang.pick("正在读取授权书…", "Loading the letter…")} />
+                    <Skeleton lines={6} />
+                </section>
+            };
+        }
+        Load::Failed(e) => {
+            let attempt = attempt.clone();
+            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
+            return html! {
+                <section id="authorize">
+                    <h1>{ lang.pick("信用信息查询授权书", "Authorization to use your credit information") }</h1>
+                    <ErrorAlert id="letter-error" error={e.clone()} on_retry={retry} />
+                </section>
+            };
+        }
+        Load::Ready(l) => l.clone(),
+    };
+    let text = match lang {
+        Lang::Zh => letter.text_zh.clone(),
+        Lang::En => letter.text_en.clone(),
+    };
+
+    let toggle = |bank_id: String| {
+        let (chosen, banks_error) = (chosen.clone(), banks_error.clone());
+        Callback::from(move |_: Event| {
+            let mut next = (*chosen).clone();
+            if let Some(i) = next.iter().position(|b| *b == bank_id) {
+                next.remove(i);
+            } else {
+                next.push(bank_id.clone());
+            }
+            if !next.is_empty() {
+                banks_error.set(false);
+            }
+            chosen.set(next);
+        })
+    };
+
+    let onsign = {
+        let (chosen, banks_error, submit_error, signing, key) = (
+            chosen.clone(),
+            banks_error.clone(),
+            submit_error.clone(),
+            signing.clone(),
+            key.clone(),
+        );
+        let text = text.clone();
+        let version = letter.version.clone();
+        let navigator = navigator.clone();
+        Callback::from(move |_: MouseEvent| {
+            if *signing {
+                return;
+            }
+            // The server's rule, checked first here: no bank, no recommendation.
+            if chosen.is_empty() {
+                banks_error.set(true);
+                return;
+            }
+            let req = SignRequest {
+                letter_version: version.clone(),
+                text_sha256: sha256_hex(&text),
+                bank_ids: (*chosen).clone(),
+                language: lang.storage_value().to_owned(),
+            };
+            submit_error.set(None);
+            signing.set(true);
+            let (submit_error, signing, key) = (submit_error.clone(), signing.clone(), key.clone());
+            let navigator = navigator.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::sign(&req, &key).await {
+                    Ok(_) => {
+                        if let Some(nav) = navigator {
+                            nav.push(&Route::Decision);
+                        }
+                    }
+                    Err(e) if e.status() == Some(401) => {
+                        if let Some(nav) = navigator {
+                            nav.replace(&Route::Login);
+                        }
+                    }
+                    Err(e) => {
+                        // A refusal is final for this request; a changed
+                        // choice is a new request with a new key.
+                        if e.status().is_some() {
+                            key.set(api::new_idempotency_key());
+                        }
+                        submit_error.set(Some(e));
+                    }
+                }
+                signing.set(false);
+            });
+        })
+    };
+
+    let profile_missing = matches!(&*submit_error, Some(ApiError::Server { body, .. }) if body.code == "profile_incomplete");
+
     html! {
         <section id="authorize">
             <h1>{ lang.pick("信用信息查询授权书", "Authorization to use your credit information") }</h1>
-            <div class="card" id="letter">
-                <dl class="facts">
-                    { for sections.iter().map(|(id, zh, en, body)| html! {
-                        <>
-                            <dt>{ lang.pick(zh, en) }</dt>
-                            <dd id={*id}>{ *body }</dd>
-                        </>
-                    }) }
-                </dl>
+            if let Some(step) = *already {
+                <Notice id="already-signed">
+                    <p>{ lang.pick(
+                        "您已签署过授权，可直接查看结果。若要选择其他银行，可在下方重新签署。",
+                        "You have already signed. See your result, or sign again below to choose other banks.",
+                    ) }</p>
+                    <Link<Route> to={if step == NextStep::Application { Route::Application } else { Route::Decision }}
+                                 classes="btn secondary block">
+                        { lang.pick("查看结果", "See my result") }
+                    </Link<Route>>
+                </Notice>
+            }
+            <div class="card" id="letter" data-version={letter.version.clone()}>
+                <div id="letter-text">{ render_letter(&text) }</div>
             </div>
-            <p class="placeholder" id="authorize-pending">{ lang.pick(
-                "授权签署功能即将开通。",
-                "Signing opens soon.",
-            ) }</p>
-            <button type="button" id="sign-consent" class="btn block" disabled=true>
-                { lang.pick("我已阅读并同意授权", "I have read this and I consent") }
+            <fieldset class="card" id="letter-banks">
+                <legend><strong>{ lang.pick("推荐给哪些银行（请逐一选择）", "Which banks may see your result (choose each)") }</strong></legend>
+                { for letter.banks.iter().enumerate().map(|(i, b)| {
+                    let checked = chosen.contains(&b.bank_id);
+                    html! {
+                        <label class="bank-choice" for={format!("bank-{i}")}
+                               style="display:flex;gap:.75rem;align-items:flex-start;padding:.6rem 0;border-bottom:1px solid var(--line);">
+                            <input type="checkbox" id={format!("bank-{i}")} data-bank-id={b.bank_id.clone()}
+                                   style="width:1.5rem;height:1.5rem;flex:0 0 auto;margin-top:.15rem;"
+                                   {checked} onchange={toggle(b.bank_id.clone())} />
+                            <span>
+                                <strong>{ b.name.clone() }</strong>
+                                { for b.products.iter().map(|p| html! {
+                                    <span class="muted" style="display:block;">{ product_line(lang, b, p) }</span>
+                                }) }
+                            </span>
+                        </label>
+                    }
+                }) }
+                if *banks_error {
+                    <p class="alert error" id="bank-ids-error" role="alert">{ lang.pick(
+                        "请至少选择一家银行，否则无法为您推荐。",
+                        "Choose at least one bank, or there is no one to recommend you to.",
+                    ) }</p>
+                }
+            </fieldset>
+            if let Some(e) = &*submit_error {
+                <ErrorAlert id="sign-error" error={e.clone()} />
+                if profile_missing {
+                    <Link<Route> to={Route::Profile} classes="btn secondary block">
+                        { lang.pick("去填写经营信息", "Complete your business details") }
+                    </Link<Route>>
+                }
+            }
+            <button type="button" id="sign-consent" class="btn block" disabled={*signing} onclick={onsign}>
+                if *signing {
+                    <ButtonSpinner />{ lang.pick("正在查询和评估，请稍候…", "Reading your records and assessing…") }
+                } else {
+                    { lang.pick("我已阅读并同意，签署授权", "I have read this and I consent — sign") }
+                }
             </button>
+            <p class="muted">{ lang.pick(
+                "签署后可随时在“我的授权”中查看全文或一键撤回。",
+                "After signing you can read it again or withdraw it at any time under “My authorizations”.",
+            ) }</p>
         </section>
+    }
+}
+
+fn product_line(lang: Lang, _bank: &BankInfo, p: &shared::consent::ProductInfo) -> String {
+    let wan = |c: i64| c / 1_000_000;
+    let pct = |bp: i32| format!("{}.{:02}%", bp / 100, bp % 100);
+    match lang {
+        Lang::Zh => format!(
+            "{}：{}–{}万元，年利率 {}–{}，{}个月",
+            p.name,
+            wan(p.min_amount_cents),
+            wan(p.max_amount_cents),
+            pct(p.min_rate_bp),
+            pct(p.max_rate_bp),
+            p.term_months
+        ),
+        Lang::En => format!(
+            "{}: ¥{}0k–{}0k, {}–{} a year, {} months",
+            p.name,
+            wan(p.min_amount_cents),
+            wan(p.max_amount_cents),
+            pct(p.min_rate_bp),
+            pct(p.max_rate_bp),
+            p.term_months
+        ),
+    }
+}
+
+/// The letter's light markdown (`# title`, `**bold**`, numbered lines) as
+/// HTML. The words are exactly the text whose hash is signed.
+pub fn render_letter(text: &str) -> Html {
+    html! {
+        { for text.lines().filter(|l| !l.trim().is_empty()).map(|line| {
+            if let Some(title) = line.strip_prefix("# ") {
+                html! { <h2>{ title.to_owned() }</h2> }
+            } else {
+                let parts: Vec<Html> = line
+                    .split("**")
+                    .enumerate()
+                    .map(|(i, part)| if i % 2 == 1 {
+                        html! { <strong>{ part.to_owned() }</strong> }
+                    } else {
+                        html! { { part.to_owned() } }
+                    })
+                    .collect();
+                html! { <p style="margin:.4rem 0;">{ for parts }</p> }
+            }
+        }) }
     }
 }

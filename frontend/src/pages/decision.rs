@@ -1,19 +1,25 @@
-//! The pre-credit result: an offer (amount, indicative rate, term) or a
-//! decline, with up to four reasons and what the merchant can do about each.
+//! The pre-credit result: an offer (amount, indicative rate, term, grade,
+//! until when, which banks and products) or a decline, with up to four
+//! reasons and what the merchant can do about each; then "accept" (into the
+//! candidate pool of the chosen banks) or "not now".
 
-use shared::decision::DecisionView;
+use shared::consent::{ApplicationRequest, MerchantDecision};
+use shared::decision::Outcome;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::app::Route;
-use crate::components::{DecisionCard, ErrorAlert, Loading, Skeleton, use_page_title};
+use crate::components::{
+    ButtonSpinner, DecisionCard, ErrorAlert, Loading, Notice, Skeleton, use_page_title,
+};
+use crate::i18n::Lang;
 use crate::state::use_lang;
 
 #[derive(Clone, PartialEq)]
 enum Load {
     Loading,
-    Ready(DecisionView),
+    Ready(Box<MerchantDecision>),
     /// No decision yet: the merchant has not authorized, or it is not made.
     None,
     Failed(ApiError),
@@ -26,14 +32,18 @@ pub fn Decision() -> Html {
     let navigator = use_navigator();
     let load = use_state(|| Load::Loading);
     let attempt = use_state(|| 0u32);
+    let busy = use_state(|| false);
+    let answer_error = use_state(|| None::<ApiError>);
+    let not_now = use_state(|| false);
+    let key = use_state(api::new_idempotency_key);
 
     {
-        let load = load.clone();
+        let (load, navigator) = (load.clone(), navigator.clone());
         use_effect_with(*attempt, move |_| {
             load.set(Load::Loading);
             wasm_bindgen_futures::spawn_local(async move {
                 match api::latest_decision().await {
-                    Ok(v) => load.set(Load::Ready(v)),
+                    Ok(v) => load.set(Load::Ready(Box::new(v))),
                     Err(e) if e.status() == Some(404) => load.set(Load::None),
                     Err(e) if e.status() == Some(401) => {
                         if let Some(nav) = navigator {
@@ -46,6 +56,50 @@ pub fn Decision() -> Html {
         });
     }
 
+    let answer = |accept: bool| {
+        let (busy, answer_error, not_now, key, load) = (
+            busy.clone(),
+            answer_error.clone(),
+            not_now.clone(),
+            key.clone(),
+            load.clone(),
+        );
+        let navigator = navigator.clone();
+        Callback::from(move |_: MouseEvent| {
+            let Load::Ready(d) = &*load else { return };
+            if *busy {
+                return;
+            }
+            let req = ApplicationRequest {
+                decision_id: d.view.decision_id.clone(),
+                accept,
+            };
+            busy.set(true);
+            answer_error.set(None);
+            let (busy, answer_error, not_now, key) = (
+                busy.clone(),
+                answer_error.clone(),
+                not_now.clone(),
+                key.clone(),
+            );
+            let navigator = navigator.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::answer_offer(&req, &key).await {
+                    Ok(_) if accept => {
+                        if let Some(nav) = navigator {
+                            nav.push(&Route::Application);
+                        }
+                    }
+                    Ok(_) => not_now.set(true),
+                    Err(e) => answer_error.set(Some(e)),
+                }
+                // "Not now" then "accept" are two different requests.
+                key.set(api::new_idempotency_key());
+                busy.set(false);
+            });
+        })
+    };
+
     let body = match &*load {
         Load::Loading => html! {
             <>
@@ -53,7 +107,85 @@ pub fn Decision() -> Html {
                 <Skeleton lines={4} />
             </>
         },
-        Load::Ready(v) => html! { <DecisionCard view={v.clone()} /> },
+        Load::Ready(d) => {
+            let in_pool = d
+                .application
+                .as_ref()
+                .is_some_and(|a| a.status == "in_pool");
+            let withdrawn = d
+                .application
+                .as_ref()
+                .is_some_and(|a| a.status == "withdrawn");
+            let can_answer = d.view.outcome == Outcome::Offer && !in_pool && !withdrawn;
+            html! {
+                <>
+                    <DecisionCard view={d.view.clone()} />
+                    if d.view.outcome == Outcome::Offer {
+                        <div class="card" id="offer-details">
+                            if let Some(until) = &d.valid_until {
+                                <p id="offer-valid-until">{ match lang {
+                                    Lang::Zh => format!("本次预授信有效期至 {until}"),
+                                    Lang::En => format!("This offer can be accepted until {until}"),
+                                } }</p>
+                            }
+                            <h2>{ lang.pick("推荐给您选择的银行", "For the banks you chose") }</h2>
+                            <ul class="plain" id="offer-banks">
+                                { for d.banks.iter().map(|b| html! {
+                                    <li>
+                                        <strong>{ b.name.clone() }</strong>
+                                        { for b.products.iter().map(|p| html! {
+                                            <span class="muted" style="display:block;">{ p.name.clone() }</span>
+                                        }) }
+                                    </li>
+                                }) }
+                            </ul>
+                            <p class="muted">{ lang.pick(
+                                "参考利率仅供参考，最终额度和利率以银行审批为准。",
+                                "The rate is indicative; the bank sets the final amount and rate.",
+                            ) }</p>
+                        </div>
+                    }
+                    if let Some(after) = &d.retry_after {
+                        <div class="card" id="retry-after">
+                            <p>{ match lang {
+                                Lang::Zh => format!("按上面的建议处理后，可在 {after} 之后重新评估。"),
+                                Lang::En => format!("After acting on the advice above, you can ask for a new assessment from {after}."),
+                            } }</p>
+                        </div>
+                    }
+                    if *not_now {
+                        <Notice id="not-now-notice">{ lang.pick(
+                            "已记录。有效期内可随时回来接受。",
+                            "Noted. You can come back and accept while the offer holds.",
+                        ) }</Notice>
+                    }
+                    if let Some(e) = &*answer_error {
+                        <ErrorAlert id="answer-error" error={e.clone()} />
+                    }
+                    if can_answer {
+                        <button type="button" id="accept-offer" class="btn block" disabled={*busy}
+                                onclick={answer(true)}>
+                            if *busy {
+                                <ButtonSpinner />{ lang.pick("提交中…", "Sending…") }
+                            } else {
+                                { lang.pick("接受，推荐给所选银行", "Accept — recommend me to these banks") }
+                            }
+                        </button>
+                        if !*not_now {
+                            <button type="button" id="not-now" class="btn secondary block" disabled={*busy}
+                                    onclick={answer(false)}>
+                                { lang.pick("暂不需要", "Not now") }
+                            </button>
+                        }
+                    }
+                    if in_pool {
+                        <Link<Route> to={Route::Application} classes="btn block">
+                            <span id="view-application">{ lang.pick("查看银行联系进度", "See where the banks are") }</span>
+                        </Link<Route>>
+                    }
+                </>
+            }
+        }
         Load::None => html! {
             <div class="card" id="decision-none">
                 <p>{ lang.pick(
@@ -75,6 +207,9 @@ pub fn Decision() -> Html {
         <section id="decision">
             <h1>{ lang.pick("预授信结果", "Your pre-credit result") }</h1>
             { body }
+            <Link<Route> to={Route::Consents} classes="btn secondary block">
+                <span id="my-consents">{ lang.pick("我的授权", "My authorizations") }</span>
+            </Link<Route>>
         </section>
     }
 }

@@ -2,6 +2,7 @@
 //! browser with the server's own parser first, so a typo costs no SMS.
 
 use gloo_timers::callback::Timeout;
+use shared::consent::NextStep;
 use shared::ids::MobileNumber;
 use shared::merchant::{OtpRequest, SessionRequest};
 use yew::prelude::*;
@@ -152,10 +153,12 @@ pub fn Login() -> Html {
                 match api::log_in(&req).await {
                     Ok(me) => {
                         busy.set(Busy::Idle);
-                        let next = if me.profile_complete {
-                            Route::Authorize
-                        } else {
-                            Route::Profile
+                        // A returning merchant continues where they left off.
+                        let next = match me.next_step {
+                            NextStep::Profile => Route::Profile,
+                            NextStep::Authorize => Route::Authorize,
+                            NextStep::Decision => Route::Decision,
+                            NextStep::Application => Route::Application,
                         };
                         if let Some(nav) = navigator {
                             nav.push(&next);

@@ -97,6 +97,37 @@ pub fn DashboardView(props: &DashboardProps) -> Html {
                     </tbody>
                 </table>
             </div>
+            if d.market_id.is_some() {
+                <h3>{ lang.pick("商户进度", "Merchants") }</h3>
+                if d.merchants.is_empty() {
+                    <p class="muted" id="merchants-none">{ lang.pick("还没有商户登录。", "No merchant has logged in yet.") }</p>
+                } else {
+                    <div class="table-wrap">
+                        <table class="data" id="merchant-statuses">
+                            <thead><tr>
+                                <th>{ lang.pick("摊位", "Stall") }</th>
+                                <th>{ lang.pick("手机", "Mobile") }</th>
+                                <th>{ lang.pick("进度", "Stage") }</th>
+                                <th class="opt">{ lang.pick("首次登录", "First login") }</th>
+                            </tr></thead>
+                            <tbody>
+                                { for d.merchants.iter().map(|m| html! {
+                                    <tr>
+                                        <td>{ m.stall_number.clone().unwrap_or_else(|| "—".to_owned()) }</td>
+                                        <td>{ &m.mobile_masked }</td>
+                                        <td>{ match m.stage.as_str() {
+                                            "offered" => lang.pick("已获预授信", "Offered"),
+                                            "authorized" => lang.pick("已授权", "Authorized"),
+                                            _ => lang.pick("已登录", "Logged in"),
+                                        } }</td>
+                                        <td class="opt">{ &m.since }</td>
+                                    </tr>
+                                }) }
+                            </tbody>
+                        </table>
+                    </div>
+                }
+            }
             <p><a id="dashboard-csv" class="btn secondary" href={csv} download="dashboard.csv">
                 { lang.pick("导出 CSV", "Export CSV") }</a></p>
         </div>

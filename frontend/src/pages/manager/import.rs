@@ -182,9 +182,11 @@ pub fn StallImport(props: &ImportProps) -> Html {
             }
             if let Some(p) = &*preview {
                 <div class="card" id="import-preview">
-                    <p id="import-summary">{ match lang {
-                        Lang::Zh => format!("编码 {}，共 {} 行：将新增 {} 个、更新 {} 个摊位。", p.encoding.to_uppercase(), p.total_rows, p.to_add, p.to_update),
-                        Lang::En => format!("Encoding {}, {} rows: {} to add, {} to update.", p.encoding.to_uppercase(), p.total_rows, p.to_add, p.to_update),
+                    <p id="import-summary">{ match (lang, p.errors.is_empty()) {
+                        (Lang::Zh, true) => format!("编码 {}，共 {} 行：将新增 {} 个、更新 {} 个摊位。", p.encoding.to_uppercase(), p.total_rows, p.to_add, p.to_update),
+                        (Lang::En, true) => format!("Encoding {}, {} rows: {} to add, {} to update.", p.encoding.to_uppercase(), p.total_rows, p.to_add, p.to_update),
+                        (Lang::Zh, false) => format!("编码 {}，共 {} 行，其中 {} 行无误。", p.encoding.to_uppercase(), p.total_rows, p.to_add + p.to_update),
+                        (Lang::En, false) => format!("Encoding {}, {} rows, {} of them without errors.", p.encoding.to_uppercase(), p.total_rows, p.to_add + p.to_update),
                     } }</p>
                     <RowErrors id="import-errors" errors={p.errors.clone()} more={p.more_errors} />
                     if p.errors.is_empty() {

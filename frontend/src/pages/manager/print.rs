@@ -75,7 +75,8 @@ pub fn PrintSheet() -> Html {
 
 fn card(c: &StallCard) -> Html {
     html! {
-        <article class="code-card" data-number={c.number.clone()} data-version={c.code_version.to_string()}>
+        <article class="code-card" data-number={c.number.clone()} data-version={c.code_version.to_string()}
+            data-url={c.url.clone()}>
             <h3>{ &c.market_name }</h3>
             <p class="stall-no">{ format!("摊位 {}", c.number) }</p>
             <div class="qr">{ Html::from_html_unchecked(AttrValue::from(c.qr_svg.clone())) }</div>

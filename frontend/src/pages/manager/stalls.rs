@@ -127,18 +127,21 @@ pub fn Stalls(props: &StallsProps) -> Html {
         })
     };
     let navigator = use_navigator();
-    let print_selected = {
-        let selected = selected.clone();
+    // The sheet for some stalls: their ids go through session storage.
+    let print = {
         let market = props.market.clone();
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |ids: Vec<String>| {
             use gloo_storage::{SessionStorage, Storage};
-            let ids: Vec<String> = selected.iter().cloned().collect();
             let _ = SessionStorage::set(PRINT_IDS_KEY, ids);
             let _ = SessionStorage::set(PRINT_MARKET_KEY, market.clone().unwrap_or_default());
             if let Some(n) = &navigator {
                 n.push(&Route::ManagerPrint);
             }
         })
+    };
+    let print_selected = {
+        let (selected, print) = (selected.clone(), print.clone());
+        Callback::from(move |_: MouseEvent| print.emit(selected.iter().cloned().collect()))
     };
 
     let act = |stall: &StallView, what: &'static str| {
@@ -173,9 +176,15 @@ pub fn Stalls(props: &StallsProps) -> Html {
                 } else {
                     post::<_, StallView>(&path, &()).await.map(|s| {
                         if s.status == "inactive" {
-                            Msg::new(&format!("摊位 {number} 已停用"), &format!("Stall {number} deactivated"))
+                            Msg::new(
+                                &format!("摊位 {number} 已停用"),
+                                &format!("Stall {number} deactivated"),
+                            )
                         } else {
-                            Msg::new(&format!("摊位 {number} 已启用"), &format!("Stall {number} reactivated"))
+                            Msg::new(
+                                &format!("摊位 {number} 已启用"),
+                                &format!("Stall {number} reactivated"),
+                            )
                         }
                     })
                 };
@@ -299,6 +308,11 @@ pub fn Stalls(props: &StallsProps) -> Html {
                                     <td>
                                         <button type="button" class="btn secondary edit" data-number={s.number.clone()} onclick={edit}>
                                             { lang.pick("编辑", "Edit") }</button>
+                                        <button type="button" class="btn secondary print-one" data-number={s.number.clone()}
+                                            onclick={{
+                                                let (print, id) = (print.clone(), s.id.clone());
+                                                Callback::from(move |_| print.emit(vec![id.clone()]))
+                                            }}>{ lang.pick("打印码", "Print code") }</button>
                                         if confirming {
                                             <button type="button" class="btn reissue-confirm" data-number={s.number.clone()}
                                                 onclick={act(s, "reissue")}>
@@ -403,7 +417,10 @@ fn StallForm(props: &StallFormProps) -> Html {
             busy.clone(),
         );
         let on_saved = props.on_saved.clone();
-        let (market, stall_id) = (props.market.clone(), props.stall.as_ref().map(|s| s.id.clone()));
+        let (market, stall_id) = (
+            props.market.clone(),
+            props.stall.as_ref().map(|s| s.id.clone()),
+        );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             if let Err(errs) = validate_stall(&input) {
@@ -412,8 +429,12 @@ fn StallForm(props: &StallFormProps) -> Html {
             }
             busy.set(true);
             let body = (*input).clone();
-            let (field_errors, error, busy, on_saved) =
-                (field_errors.clone(), error.clone(), busy.clone(), on_saved.clone());
+            let (field_errors, error, busy, on_saved) = (
+                field_errors.clone(),
+                error.clone(),
+                busy.clone(),
+                on_saved.clone(),
+            );
             let (market, stall_id) = (market.clone(), stall_id.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let res = match &stall_id {
@@ -424,7 +445,10 @@ fn StallForm(props: &StallFormProps) -> Html {
                         )
                         .await
                     }
-                    None => post::<_, StallView>(&with_market("/api/manager/stalls", &market), &body).await,
+                    None => {
+                        post::<_, StallView>(&with_market("/api/manager/stalls", &market), &body)
+                            .await
+                    }
                 };
                 busy.set(false);
                 match res {

@@ -1,0 +1,905 @@
+//! The staff side against a running server: staff login and its failure
+//! limit, the operator creating markets and managers, a manager's scope
+//! (another market's stall is a 404 whatever the request), stall edits,
+//! bulk import (GBK, all or nothing), code cards and reissue (the old code
+//! is then refused by the merchant API), the rent ledger, and the dashboard
+//! (recounted straight from the database).
+//!
+//! The first operator comes from the server's own `backend create-user`
+//! command, run against the server's data folder and database
+//! (`E2E_BACKEND_BIN`, `E2E_DATABASE_URL` as in `api_merchant`). Every test
+//! makes its own markets and accounts with random names, so the tests may
+//! run in parallel and again against the same server.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use shared::error::ApiErrorBody;
+use shared::manager::{
+    Dashboard, ImportResult, MarketView, RentImportPreview, RentImportResult, StaffMe,
+    StaffUserView, StallCard, StallImportPreview, StallList, StallView,
+};
+
+fn backend_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("E2E_BACKEND_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target folder")
+        .join(format!("backend{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn backend(args: &[&str], extra_env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(backend_bin());
+    cmd.args(args)
+        .env("MARKET_CODE_DATA_DIR", e2e::data_dir())
+        .env("MARKET_CODE_PUBLIC_URL", e2e::base_url())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    if let Ok(url) = std::env::var("E2E_DATABASE_URL") {
+        cmd.env("DATABASE_URL", url);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", backend_bin().display()));
+    assert!(
+        out.status.success(),
+        "backend {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// One number straight from the server's database, for recounting what the
+/// API reports.
+fn db_count(sql: &str) -> i64 {
+    let out = if e2e::database() == "postgresql" {
+        let url = std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL for PostgreSQL");
+        Command::new("psql")
+            .args([url.as_str(), "-tAc", sql])
+            .output()
+    } else {
+        let file = e2e::data_dir().join("market-code.sqlite3");
+        Command::new("sqlite3").arg(file).arg(sql).output()
+    }
+    .expect("run the database client");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{sql} did not give a number"))
+}
+
+fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{}", n % 10_000_000_000)
+}
+
+async fn error_of(res: reqwest::Response) -> (StatusCode, ApiErrorBody) {
+    let status = res.status();
+    let body = res.json::<ApiErrorBody>().await.expect("JSON error body");
+    (status, body)
+}
+
+async fn login(username: &str, password: &str) -> (Client, StaffMe) {
+    let client = e2e::client();
+    let res = client
+        .post(e2e::url("/api/staff/session"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "login {username}");
+    let me = res.json::<StaffMe>().await.unwrap();
+    (client, me)
+}
+
+const PASSWORD: &str = "correct-horse-battery";
+
+/// A fresh operator, made with `backend create-user`.
+async fn operator() -> Client {
+    let name = unique("ops");
+    let out = backend(
+        &["create-user", &name, "--role", "operator"],
+        &[("MARKET_CODE_NEW_PASSWORD", PASSWORD)],
+    );
+    assert!(out.contains("created operator"), "{out}");
+    login(&name, PASSWORD).await.0
+}
+
+struct Market {
+    id: String,
+    name: String,
+    manager: Client,
+    manager_name: String,
+}
+
+/// The operator creates a market and its manager, who then logs in.
+async fn new_market(ops: &Client) -> Market {
+    let name = unique("测试市场");
+    let res = ops
+        .post(e2e::url("/api/ops/markets"))
+        .json(&json!({ "name": name, "office_phone": "0510-80000000", "address": "宜兴" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let market = res.json::<MarketView>().await.unwrap();
+    assert_eq!(market.stall_count, 0);
+    let username = unique("mgr");
+    let res = ops
+        .post(e2e::url("/api/ops/users"))
+        .json(&json!({
+            "username": username, "display_name": "测试管理处", "password": PASSWORD,
+            "role": "manager", "market_id": market.id,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let user = res.json::<StaffUserView>().await.unwrap();
+    assert_eq!(user.market_id.as_deref(), Some(market.id.as_str()));
+    let (manager, me) = login(&username, PASSWORD).await;
+    assert_eq!(me.role, "manager");
+    assert_eq!(me.market_name.as_deref(), Some(name.as_str()));
+    Market {
+        id: market.id,
+        name,
+        manager,
+        manager_name: username,
+    }
+}
+
+fn stall_json(number: &str) -> Value {
+    json!({
+        "number": number, "zone": "Z", "trade": "石材", "holder_name": "王建国",
+        "holder_mobile": "13912345678", "uscc": "", "rent_yuan": "3000",
+    })
+}
+
+async fn add_stall(client: &Client, number: &str) -> StallView {
+    let res = client
+        .post(e2e::url("/api/manager/stalls"))
+        .json(&stall_json(number))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+async fn stalls_of(client: &Client) -> StallList {
+    let res = client
+        .get(e2e::url("/api/manager/stalls"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+/// A valid USCC of an individual business, different for each `n`.
+fn uscc(n: u32) -> String {
+    let first17 = format!("92320282MA{:07}", n % 10_000_000);
+    let check = shared::ids::uscc_check_char(&first17).unwrap();
+    format!("{first17}{check}")
+}
+
+fn gbk(text: &str) -> Vec<u8> {
+    // Encoded by hand so the test needs no encoding crate: the few Chinese
+    // characters used here, in GBK.
+    let mut out = Vec::new();
+    for c in text.chars() {
+        let code: &[u8] = match c {
+            '摊' => &[0xCC, 0xAF],
+            '位' => &[0xCE, 0xBB],
+            '号' => &[0xBA, 0xC5],
+            '区' => &[0xC7, 0xF8],
+            '域' => &[0xD3, 0xF2],
+            '经' => &[0xBE, 0xAD],
+            '营' => &[0xD3, 0xAA],
+            '类' => &[0xC0, 0xE0],
+            '别' => &[0xB1, 0xF0],
+            '者' => &[0xD5, 0xDF],
+            '姓' => &[0xD0, 0xD5],
+            '名' => &[0xC3, 0xFB],
+            '手' => &[0xCA, 0xD6],
+            '机' => &[0xBB, 0xFA],
+            '月' => &[0xD4, 0xC2],
+            '租' => &[0xD7, 0xE2],
+            '金' => &[0xBD, 0xF0],
+            '石' => &[0xCA, 0xAF],
+            '材' => &[0xB2, 0xC4],
+            '王' => &[0xCD, 0xF5],
+            '李' => &[0xC0, 0xEE],
+            '张' => &[0xD5, 0xC5],
+            '秀' => &[0xD0, 0xE3],
+            '建' => &[0xBD, 0xA8],
+            '国' => &[0xB9, 0xFA],
+            '三' => &[0xC8, 0xFD],
+            c if c.is_ascii() => {
+                out.push(c as u8);
+                continue;
+            }
+            other => panic!("add {other} to the GBK table"),
+        };
+        out.extend_from_slice(code);
+    }
+    out
+}
+
+fn import_file(bad_mobile: bool) -> String {
+    let mobile = if bad_mobile { "1391234" } else { "13912345679" };
+    format!(
+        "摊位号,区域,经营类别,经营者姓名,手机号,月租金\r\n\
+         G-01,G,石材,王建国,13912345678,3000\r\n\
+         G-02,G,石材,李秀,{mobile},2800.5\r\n\
+         G-03,G,石材,张三,,1500\r\n"
+    )
+}
+
+async fn post_file(client: &Client, path: &str, body: Vec<u8>) -> reqwest::Response {
+    client
+        .post(e2e::url(path))
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn staff_endpoints_need_a_session() {
+    for (method, path) in [
+        ("GET", "/api/staff/me"),
+        ("GET", "/api/manager/stalls"),
+        ("GET", "/api/manager/dashboard"),
+        ("POST", "/api/manager/stalls/import"),
+        ("GET", "/api/ops/markets"),
+        ("POST", "/api/ops/users"),
+    ] {
+        let res = e2e::client()
+            .request(method.parse().unwrap(), e2e::url(path))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = error_of(res).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(body.code, "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_account_after_ten_and_logout_ends_the_session() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let me = m
+        .manager
+        .get(e2e::url("/api/staff/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let res = m
+        .manager
+        .delete(e2e::url("/api/staff/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = m
+        .manager
+        .get(e2e::url("/api/staff/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    for i in 0..10 {
+        let res = e2e::client()
+            .post(e2e::url("/api/staff/session"))
+            .json(&json!({ "username": m.manager_name, "password": format!("wrong-{i}") }))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = error_of(res).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "try {i}");
+        assert_eq!(body.code, "invalid_credentials");
+    }
+    let res = e2e::client()
+        .post(e2e::url("/api/staff/session"))
+        .json(&json!({ "username": m.manager_name, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(res).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body.code, "too_many_failures");
+    // An unknown account answers like a wrong password.
+    let res = e2e::client()
+        .post(e2e::url("/api/staff/session"))
+        .json(&json!({ "username": "nobody-here", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res).await.1.code, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn a_manager_cannot_reach_another_markets_stall() {
+    let ops = operator().await;
+    let a = new_market(&ops).await;
+    let b = new_market(&ops).await;
+    let theirs = add_stall(&b.manager, "B-01").await;
+    let ours = add_stall(&a.manager, "A-01").await;
+    let id = &theirs.id;
+    let other = format!("market_id={}", b.id);
+    let attempts: Vec<(reqwest::Method, String, Value)> = vec![
+        (
+            "GET".parse().unwrap(),
+            format!("/api/manager/stalls/{id}"),
+            json!(null),
+        ),
+        (
+            "GET".parse().unwrap(),
+            format!("/api/manager/stalls/{id}?{other}"),
+            json!(null),
+        ),
+        (
+            "PUT".parse().unwrap(),
+            format!("/api/manager/stalls/{id}"),
+            stall_json("X-01"),
+        ),
+        (
+            "PUT".parse().unwrap(),
+            format!("/api/manager/stalls/{id}?{other}"),
+            stall_json("X-01"),
+        ),
+        (
+            "GET".parse().unwrap(),
+            format!("/api/manager/stalls/{id}/card"),
+            json!(null),
+        ),
+        (
+            "POST".parse().unwrap(),
+            format!("/api/manager/stalls/{id}/reissue"),
+            json!({}),
+        ),
+        (
+            "POST".parse().unwrap(),
+            format!("/api/manager/stalls/{id}/deactivate"),
+            json!({}),
+        ),
+        (
+            "POST".parse().unwrap(),
+            "/api/manager/cards".to_owned(),
+            json!({ "stall_ids": [id] }),
+        ),
+        (
+            "POST".parse().unwrap(),
+            "/api/manager/cards".to_owned(),
+            json!({ "stall_ids": [id, ours.id] }),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let mut req = a.manager.request(method.clone(), e2e::url(&path));
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let (status, err) = error_of(req.send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+        assert_eq!(err.code, "not_found", "{method} {path}");
+    }
+    // The list is the manager's own market, whatever market is asked for.
+    let res = a
+        .manager
+        .get(e2e::url(&format!("/api/manager/stalls?{other}")))
+        .send()
+        .await
+        .unwrap();
+    let list = res.json::<StallList>().await.unwrap();
+    let numbers: Vec<&str> = list.stalls.iter().map(|s| s.number.as_str()).collect();
+    assert_eq!(numbers, ["A-01"]);
+    // Nothing changed on B's stall.
+    let res = b
+        .manager
+        .get(e2e::url(&format!("/api/manager/stalls/{id}")))
+        .send()
+        .await
+        .unwrap();
+    let after = res.json::<StallView>().await.unwrap();
+    assert_eq!(after.number, "B-01");
+    assert_eq!(after.status, "active");
+    assert_eq!(after.code_version, 1);
+    // A manager cannot create markets or accounts.
+    let res = a
+        .manager
+        .post(e2e::url("/api/ops/markets"))
+        .json(&json!({ "name": unique("x"), "office_phone": "0510-1234567", "address": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // The operator reaches B's stall by naming B.
+    let res = ops
+        .get(e2e::url(&format!("/api/manager/stalls/{id}?{other}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let _ = b.name;
+}
+
+#[tokio::test]
+async fn stall_edits_are_validated_and_audited() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let s = add_stall(&m.manager, "E-01").await;
+    add_stall(&m.manager, "E-02").await;
+    let mut bad = stall_json("E-02");
+    bad["holder_mobile"] = json!("12345");
+    bad["uscc"] = json!("92320282MA1X2Y3Z4A");
+    bad["rent_yuan"] = json!("lots");
+    let res = m
+        .manager
+        .put(e2e::url(&format!("/api/manager/stalls/{}", s.id)))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(res).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["holder_mobile", "uscc", "rent_yuan"]);
+
+    // Renumbering onto another stall's number is refused.
+    let res = m
+        .manager
+        .put(e2e::url(&format!("/api/manager/stalls/{}", s.id)))
+        .json(&stall_json("E-02"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(res).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body.fields[0].code, "number_taken");
+
+    let mut good = stall_json("E-01");
+    good["uscc"] = json!(uscc(1));
+    good["rent_yuan"] = json!("3,200.50");
+    let res = m
+        .manager
+        .put(e2e::url(&format!("/api/manager/stalls/{}", s.id)))
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = res.json::<StallView>().await.unwrap();
+    assert_eq!(v.rent_cents, 320_050);
+    assert_eq!(v.uscc.as_deref(), Some(uscc(1).as_str()));
+
+    let res = m
+        .manager
+        .post(e2e::url(&format!(
+            "/api/manager/stalls/{}/deactivate",
+            s.id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<StallView>().await.unwrap().status, "inactive");
+    let res = m
+        .manager
+        .get(e2e::url("/api/manager/stalls?status=inactive"))
+        .send()
+        .await
+        .unwrap();
+    let list = res.json::<StallList>().await.unwrap();
+    assert_eq!(list.total, 1);
+    assert_eq!(list.stalls[0].number, "E-01");
+    let res = m
+        .manager
+        .get(e2e::url("/api/manager/stalls?q=E-0&status=active"))
+        .send()
+        .await
+        .unwrap();
+    let list = res.json::<StallList>().await.unwrap();
+    assert_eq!(list.stalls.len(), 1);
+    assert_eq!(list.stalls[0].number, "E-02");
+
+    let audited = db_count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE object_id = '{}' AND action IN \
+         ('stall.created', 'stall.updated', 'stall.deactivated')",
+        s.id
+    ));
+    assert_eq!(audited, 3);
+}
+
+#[tokio::test]
+async fn an_import_with_a_bad_row_writes_nothing_and_a_good_one_writes_all() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let bad = gbk(&import_file(true));
+    assert!(std::str::from_utf8(&bad).is_err(), "the file really is GBK");
+
+    let res = post_file(
+        &m.manager,
+        "/api/manager/stalls/import/preview",
+        bad.clone(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let p = res.json::<StallImportPreview>().await.unwrap();
+    assert_eq!(p.encoding, "gbk");
+    assert_eq!(p.total_rows, 3);
+    let errors: Vec<(usize, &str)> = p
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
+    assert_eq!(errors, [(3, "holder_mobile")]);
+    assert_eq!(p.rows[0].holder_name, "王建国");
+
+    let res = post_file(&m.manager, "/api/manager/stalls/import", bad).await;
+    let (status, body) = error_of(res).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body.code, "import_rejected");
+    assert_eq!(body.fields[0].field, "line 3: holder_mobile");
+    let in_db = db_count(&format!(
+        "SELECT COUNT(*) FROM stalls WHERE market_id = '{}'",
+        m.id
+    ));
+    assert_eq!(in_db, 0, "a rejected import wrote stalls");
+    assert_eq!(stalls_of(&m.manager).await.total, 0);
+
+    let good = gbk(&import_file(false));
+    let res = post_file(&m.manager, "/api/manager/stalls/import", good.clone()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let r = res.json::<ImportResult>().await.unwrap();
+    assert_eq!((r.added, r.updated), (3, 0));
+    let list = stalls_of(&m.manager).await;
+    let got: Vec<(&str, &str, i64)> = list
+        .stalls
+        .iter()
+        .map(|s| (s.number.as_str(), s.holder_name.as_str(), s.rent_cents))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("G-01", "王建国", 300_000),
+            ("G-02", "李秀", 280_050),
+            ("G-03", "张三", 150_000)
+        ]
+    );
+    // The same file again updates instead of duplicating.
+    let res = post_file(&m.manager, "/api/manager/stalls/import", good).await;
+    let r = res.json::<ImportResult>().await.unwrap();
+    assert_eq!((r.added, r.updated), (0, 3));
+    assert_eq!(
+        db_count(&format!(
+            "SELECT COUNT(*) FROM stalls WHERE market_id = '{}'",
+            m.id
+        )),
+        3
+    );
+    assert_eq!(
+        db_count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE market_id = '{}' AND action = 'stalls.imported'",
+            m.id
+        )),
+        2
+    );
+
+    // UTF-8 with a BOM, a duplicate number and a bad USCC: all reported.
+    let mut utf8 = b"\xEF\xBB\xBF".to_vec();
+    utf8.extend_from_slice(
+        "摊位号,区域,经营类别,经营者姓名,统一社会信用代码,月租金（元）\n\
+         H-01,H,石材,王五,92320282MA1X2Y3Z4A,100\n\
+         H-02,H,石材,王六,,100\n\
+         H-02,H,石材,王七,,100\n"
+            .as_bytes(),
+    );
+    let res = post_file(&m.manager, "/api/manager/stalls/import/preview", utf8).await;
+    let p = res.json::<StallImportPreview>().await.unwrap();
+    assert_eq!(p.encoding, "utf-8");
+    let errors: Vec<(usize, &str)> = p
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
+    assert_eq!(errors, [(2, "uscc"), (4, "number")]);
+}
+
+#[tokio::test]
+async fn the_template_has_chinese_columns_and_imports_cleanly() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let res = m
+        .manager
+        .get(e2e::url("/api/manager/stall-template.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let bytes = res.bytes().await.unwrap().to_vec();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.starts_with(
+        "\u{feff}摊位号,区域,经营类别,经营者姓名,手机号,统一社会信用代码,月租金（元）"
+    ));
+    let res = post_file(&m.manager, "/api/manager/stalls/import/preview", bytes).await;
+    let p = res.json::<StallImportPreview>().await.unwrap();
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+}
+
+#[tokio::test]
+async fn a_reissued_code_refuses_the_old_one() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let s = add_stall(&m.manager, "R-01").await;
+    let other = add_stall(&m.manager, "R-02").await;
+    let res = m
+        .manager
+        .post(e2e::url("/api/manager/cards"))
+        .json(&json!({ "stall_ids": [other.id, s.id] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cards = res.json::<Vec<StallCard>>().await.unwrap();
+    let numbers: Vec<&str> = cards.iter().map(|c| c.number.as_str()).collect();
+    assert_eq!(numbers, ["R-01", "R-02"]);
+    let old = &cards[0];
+    assert!(old.qr_svg.starts_with("<svg"), "{}", &old.qr_svg[..40]);
+    assert_eq!(old.market_name, m.name);
+    let old_code = old.url.rsplit_once("/s/").unwrap().1.to_owned();
+    let res = e2e::client()
+        .get(e2e::url(&format!("/api/m/codes/{old_code}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the printed code works");
+
+    let res = m
+        .manager
+        .post(e2e::url(&format!("/api/manager/stalls/{}/reissue", s.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let new = res.json::<StallCard>().await.unwrap();
+    assert_eq!(new.code_version, old.code_version + 1);
+    assert_ne!(new.url, old.url);
+
+    let res = e2e::client()
+        .get(e2e::url(&format!("/api/m/codes/{old_code}")))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(res).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(body.code, "code_superseded");
+    let new_code = new.url.rsplit_once("/s/").unwrap().1;
+    let res = e2e::client()
+        .get(e2e::url(&format!("/api/m/codes/{new_code}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The other stall's printed code is untouched.
+    let res = e2e::client()
+        .get(e2e::url(&format!(
+            "/api/m/codes/{}",
+            cards[1].url.rsplit_once("/s/").unwrap().1
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        db_count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE object_id = '{}' AND action = 'stall.code_reissued'",
+            s.id
+        )),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_rent_ledger_lands_in_the_credit_facts() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let s = add_stall(&m.manager, "L-01").await;
+    add_stall(&m.manager, "L-02").await;
+    let code = uscc(unique("").parse::<u64>().unwrap() as u32);
+    let mut with_uscc = stall_json("L-01");
+    with_uscc["uscc"] = json!(code);
+    let res = m
+        .manager
+        .put(e2e::url(&format!("/api/manager/stalls/{}", s.id)))
+        .json(&with_uscc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let bad = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\n\
+               L-01,2026-09,3000,3000,2026-09-03\n\
+               L-02,2026-09,3000,3000,2026-09-03\n";
+    let res = post_file(&m.manager, "/api/manager/rent/import/preview", bad.into()).await;
+    let p = res.json::<RentImportPreview>().await.unwrap();
+    let errors: Vec<(usize, &str)> = p
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
+    assert_eq!(errors, [(3, "stall_number")], "L-02 has no USCC");
+    let res = post_file(&m.manager, "/api/manager/rent/import", bad.into()).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let facts = format!("SELECT COUNT(*) FROM credit_rent WHERE uscc = '{code}'");
+    assert_eq!(db_count(&facts), 0);
+
+    let good = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\n\
+                L-01,2026-09,3000,3000,2026-09-03\n\
+                L-01,2026-10,3000,0,\n";
+    let res = post_file(&m.manager, "/api/manager/rent/import", good.into()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let r = res.json::<RentImportResult>().await.unwrap();
+    assert_eq!((r.rows, r.replaced), (2, 0));
+    assert_eq!(db_count(&facts), 2);
+    // October paid late: the new upload replaces that month only.
+    let late = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\nL-01,2026-10,3000,3000,2026-11-20\n";
+    let res = post_file(&m.manager, "/api/manager/rent/import", late.into()).await;
+    let r = res.json::<RentImportResult>().await.unwrap();
+    assert_eq!((r.rows, r.replaced), (1, 1));
+    assert_eq!(db_count(&facts), 2);
+    assert_eq!(
+        db_count(&format!(
+            "SELECT SUM(paid_cents) FROM credit_rent WHERE uscc = '{code}'"
+        )),
+        600_000
+    );
+}
+
+#[tokio::test]
+async fn dashboard_figures_equal_the_database() {
+    // The demo market: its merchants come from the merchant suites and the
+    // demo, so the figures are whatever the database holds.
+    let (wanshi, me) = login("wanshi", "wanshi-demo-2026").await;
+    let market = me.market_id.expect("the demo manager has a market");
+    let res = wanshi
+        .get(e2e::url("/api/manager/dashboard"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let d = res.json::<Dashboard>().await.unwrap();
+    let step = |key: &str| d.funnel.iter().find(|s| s.key == key).unwrap().total;
+    let m = format!("'{market}'");
+    assert_eq!(
+        step("stalls"),
+        db_count(&format!(
+            "SELECT COUNT(*) FROM stalls WHERE market_id = {m} AND status = 'active'"
+        ))
+    );
+    assert_eq!(
+        step("scanned"),
+        db_count(&format!(
+            "SELECT COUNT(DISTINCT mobile) FROM otp_challenges WHERE market_id = {m}"
+        ))
+    );
+    assert_eq!(
+        step("logged_in"),
+        db_count(&format!(
+            "SELECT COUNT(*) FROM merchants WHERE market_id = {m}"
+        ))
+    );
+    assert_eq!(
+        step("authorized"),
+        db_count(&format!(
+            "SELECT COUNT(DISTINCT c.merchant_id) FROM consents c \
+             JOIN merchants x ON x.id = c.merchant_id WHERE x.market_id = {m}"
+        ))
+    );
+    assert_eq!(
+        step("offered"),
+        db_count(&format!(
+            "SELECT COUNT(DISTINCT d.merchant_id) FROM decisions d \
+             JOIN merchants x ON x.id = d.merchant_id \
+             WHERE x.market_id = {m} AND d.outcome = 'offer'"
+        ))
+    );
+    assert_eq!(
+        d.stalls_inactive,
+        db_count(&format!(
+            "SELECT COUNT(*) FROM stalls WHERE market_id = {m} AND status <> 'active'"
+        ))
+    );
+    assert_eq!(d.weekly.len(), 8);
+    assert_eq!(d.merchants.len() as i64, step("logged_in"));
+    let at_least = |stages: &[&str]| {
+        d.merchants
+            .iter()
+            .filter(|m| stages.contains(&m.stage.as_str()))
+            .count() as i64
+    };
+    assert_eq!(at_least(&["offered"]), step("offered"));
+    assert!(d.merchants.iter().all(|m| m.mobile_masked.contains("****")));
+    // Managers see counts only.
+    let raw = serde_json::to_string(&d).unwrap();
+    for word in ["reasons", "score", "grade", "uscc"] {
+        assert!(!raw.contains(word), "dashboard exposes {word}");
+    }
+    let csv = wanshi
+        .get(e2e::url("/api/manager/dashboard.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains(&format!("在用摊位,Active stalls,{}", step("stalls"))),
+        "{csv}"
+    );
+
+    // A new market's figures start at zero except its stalls.
+    let ops = operator().await;
+    let fresh = new_market(&ops).await;
+    add_stall(&fresh.manager, "N-01").await;
+    let res = ops
+        .get(e2e::url(&format!(
+            "/api/manager/dashboard?market_id={}",
+            fresh.id
+        )))
+        .send()
+        .await
+        .unwrap();
+    let d = res.json::<Dashboard>().await.unwrap();
+    let totals: Vec<i64> = d.funnel.iter().map(|s| s.total).collect();
+    assert_eq!(
+        totals[0],
+        db_count(&format!(
+            "SELECT COUNT(*) FROM stalls WHERE market_id = '{}' AND status = 'active'",
+            fresh.id
+        ))
+    );
+    assert!(totals[1..].iter().all(|&t| t == 0), "{totals:?}");
+}
+
+#[tokio::test]
+async fn cross_site_staff_requests_are_refused() {
+    let ops = operator().await;
+    let res = ops
+        .post(e2e::url("/api/ops/markets"))
+        .header("origin", "https://evil.example")
+        .json(&json!({ "name": unique("x"), "office_phone": "0510-1234567", "address": "" }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(res).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body.code, "cross_site_refused");
+}
