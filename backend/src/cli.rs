@@ -99,6 +99,9 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
         )
         .with_target(false)
+        // stdout is for what a command prints (a URL, a report, the
+        // `listening on` line xtask reads); logs never mix into it.
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {

@@ -133,6 +133,29 @@ pub fn run_all(args: &[String]) -> Result {
                     .status();
             }
         }
+        // The backend's own database tests that need PostgreSQL (named
+        // `pg_…`, ignored by a plain `cargo test`), on a database of their own.
+        let unit_db = format!("{db_url}_unit");
+        let created = crate::run_cmd(
+            Command::new(&backend)
+                .args(["pg-database", "create", &unit_db])
+                .current_dir(root()),
+        );
+        match created {
+            Err(e) => tally.broke("creating the PostgreSQL unit-test database", e),
+            Ok(()) => {
+                cargo_test(
+                    &mut tally,
+                    "backend pg_ tests",
+                    &["test", "-p", "backend", "--lib", "--", "--ignored", "pg_"],
+                    &[("DECISION_PG_URL", unit_db.clone())],
+                );
+                let _ = Command::new(&backend)
+                    .args(["pg-database", "drop", &unit_db])
+                    .current_dir(root())
+                    .status();
+            }
+        }
     } else {
         println!(
             "(no PostgreSQL answers at 127.0.0.1:5432 and TEST_POSTGRES_URL is unset: PostgreSQL suite skipped)"
@@ -261,6 +284,58 @@ fn suite_run(
     if tally.failed > before {
         println!("server log: {}", srv.log.display());
     }
+    check_log_hygiene(tally, srv, &label);
+}
+
+/// No one-time code the server sent may appear in its log. The development
+/// SMS outbox lists every code sent during the suites, so each is looked for
+/// in the log as a whole token: this fails as soon as any code path logs one.
+fn check_log_hygiene(tally: &mut Tally, srv: &TestServer, label: &str) {
+    let data_dir = srv.log.parent().map(|p| p.join("data")).unwrap_or_default();
+    let outbox = std::fs::read_to_string(data_dir.join("sms-outbox.jsonl")).unwrap_or_default();
+    let log = std::fs::read_to_string(&srv.log).unwrap_or_default();
+    let codes: Vec<&str> = outbox
+        .lines()
+        .filter_map(|l| l.split("\"code\":\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    if codes.is_empty() || log.is_empty() {
+        // Nothing was sent (no suite logs in) or nothing logged: no evidence
+        // either way, and not a failure of the suites.
+        return;
+    }
+    let leaked: Vec<&str> = codes
+        .iter()
+        .copied()
+        .filter(|c| contains_token(&log, c))
+        .collect();
+    if leaked.is_empty() {
+        println!(
+            "log hygiene ({label}): none of the {} one-time codes sent appears in the server log",
+            codes.len()
+        );
+        tally.passed += 1;
+    } else {
+        tally.broke(
+            &format!("log hygiene ({label})"),
+            format!(
+                "{} one-time codes appear in {}",
+                leaked.len(),
+                srv.log.display()
+            ),
+        );
+    }
+}
+
+/// `needle` in `hay`, not as part of a longer run of digits, nor as the
+/// fraction of a timestamp (`12:00:00.490534Z`).
+fn contains_token(hay: &str, needle: &str) -> bool {
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay[..i].chars().next_back();
+        let after = hay[i + needle.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+            && !after.is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 /// Runs `cargo <args>`, echoing its output, and adds its `test result:` lines
@@ -392,6 +467,15 @@ impl Drop for Chromedriver {
 #[cfg(test)]
 mod tests {
     use super::parse_result_line;
+
+    #[test]
+    fn finds_codes_as_whole_tokens_only() {
+        use super::contains_token;
+        assert!(contains_token("sent code=490534 to", "490534"));
+        assert!(contains_token("验证码是490534，", "490534"));
+        assert!(!contains_token("at 13:26:19.490534Z", "490534"));
+        assert!(!contains_token("id 14905341", "490534"));
+    }
 
     #[test]
     fn reads_cargo_result_lines() {

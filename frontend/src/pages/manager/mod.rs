@@ -130,6 +130,13 @@ pub fn Manager() -> Html {
                 },
                 None => html! {},
                 Some(None) => html! { <LoginForm {on_login} /> },
+                // Bank officers have their own console; nothing here is theirs.
+                Some(Some(m)) if m.role == "bank" => html! {
+                    <p class="alert ok" id="wrong-console">{ lang.pick(
+                        "银行工作人员请使用银行工作台（/bank）。",
+                        "Bank officers use the bank console (/bank).",
+                    ) }</p>
+                },
                 Some(Some(m)) => html! { <Console me={m.clone()} {on_logout} /> },
             } }
         </section>
