@@ -140,7 +140,7 @@ pub fn decide_with(
         trace: to_json(&decision.trace)?,
         created_at: created_at.clone(),
     };
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         remember_policy(conn, policy, &created_at)?;
         diesel::insert_into(decisions::table)
             .values(&row)

@@ -44,7 +44,7 @@ pub struct SeedReport {
 
 pub fn seed_demo(conn: &mut DbConn, manager_password: &str) -> AppResult<SeedReport> {
     let now = timestamp(chrono::Utc::now());
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let mut report = SeedReport::default();
         let market_id = match markets::table
             .filter(markets::name.eq(DEMO_MARKET))

@@ -74,6 +74,10 @@ pub fn run_all(args: &[String]) -> Result {
         }
     };
 
+    if let Err(e) = tools::ensure_database_clients() {
+        tally.broke("installing sqlite3 and psql", e);
+    }
+
     step("API and browser suites against SQLite");
     match start(&backend, "sqlite", None) {
         Ok(srv) => {

@@ -137,52 +137,72 @@ fn ensure_wasm_opt() -> Result {
     )
 }
 
+/// The path of a program on PATH.
+fn which(names: &[&str]) -> Option<PathBuf> {
+    names.iter().find_map(|n| {
+        let out = Command::new("which").arg(n).output().ok()?;
+        out.status
+            .success()
+            .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    })
+}
+
+/// `apt-get update` then `apt-get install` of `packages` (through sudo when
+/// not root).
+fn apt_install(packages: &[&str]) -> Result {
+    let apt = |args: &[&str]| {
+        let mut c = if is_root() {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null());
+        run_cmd(&mut c)
+    };
+    apt(&["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq"];
+    args.extend_from_slice(packages);
+    apt(&args)
+}
+
 /// Chromium and its driver for the browser tests, from Debian's packages.
 pub fn ensure_chromium() -> Result<(PathBuf, PathBuf)> {
-    let find = |names: &[&str]| {
-        names.iter().find_map(|n| {
-            let out = Command::new("which").arg(n).output().ok()?;
-            out.status
-                .success()
-                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        })
-    };
     let browsers = ["chromium", "chromium-browser"];
     // Without a CJK font every screenshot is a wall of empty boxes.
     let has_cjk_font = Command::new("fc-list")
         .arg(":lang=zh")
         .output()
         .is_ok_and(|o| !o.stdout.is_empty());
-    if let (Some(b), Some(d), true) = (find(&browsers), find(&["chromedriver"]), has_cjk_font) {
+    if let (Some(b), Some(d), true) = (which(&browsers), which(&["chromedriver"]), has_cjk_font) {
         return Ok((b, d));
     }
     println!("installing chromium, chromium-driver and a Chinese font (apt-get)");
-    let sudo = !is_root();
-    let apt = |args: &[&str]| {
-        let mut c = if sudo {
-            let mut c = Command::new("sudo");
-            c.arg("apt-get");
-            c
-        } else {
-            Command::new("apt-get")
-        };
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        c.stdout(Stdio::null());
-        run_cmd(&mut c)
-    };
-    apt(&["update", "-qq"])?;
-    apt(&[
-        "install",
-        "-y",
-        "-qq",
-        "chromium",
-        "chromium-driver",
-        "fonts-wqy-microhei",
-    ])?;
-    match (find(&browsers), find(&["chromedriver"])) {
+    apt_install(&["chromium", "chromium-driver", "fonts-wqy-microhei"])?;
+    match (which(&browsers), which(&["chromedriver"])) {
         (Some(b), Some(d)) => Ok((b, d)),
         _ => Err("chromium or chromedriver still missing after apt-get install".into()),
     }
+}
+
+/// The database shells the API suites use to count rows directly, to check
+/// the server's figures against the database itself.
+pub fn ensure_database_clients() -> Result {
+    let mut missing = Vec::new();
+    if which(&["sqlite3"]).is_none() {
+        missing.push("sqlite3");
+    }
+    if which(&["psql"]).is_none() {
+        missing.push("postgresql-client");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("installing {} (apt-get)", missing.join(" and "));
+    apt_install(&missing)
 }
 
 fn is_root() -> bool {

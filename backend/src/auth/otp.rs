@@ -129,7 +129,7 @@ pub fn issue(
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let id = new_id("otp");
     let now_text = timestamp(now);
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         // The number's old challenges are of no use after a day; dropping
         // them here keeps the table bounded without a sweeper.
         diesel::delete(

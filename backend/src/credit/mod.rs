@@ -52,7 +52,7 @@ pub fn seed_demo_credit_data_on(
     conn: &mut DbConn,
     today: NaiveDate,
 ) -> AppResult<DemoCreditReport> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let mut report = DemoCreditReport::default();
         let Some(market_id) = markets::table
             .filter(markets::name.eq(crate::seed::DEMO_MARKET))

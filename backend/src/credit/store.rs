@@ -47,7 +47,7 @@ pub fn import_dataset(
     actor: &str,
     now: DateTime<Utc>,
 ) -> AppResult<ImportSummary> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let batch_id = new_id("imp");
         let at = timestamp(now);
         diesel::insert_into(import_batches::table)

@@ -349,7 +349,7 @@ pub fn sign(
         // Bounded: it is evidence, not a place to store a client's essay.
         user_agent: client.user_agent.chars().take(500).collect(),
     };
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(consents::table)
             .values(&row)
             .execute(conn)?;
@@ -476,7 +476,7 @@ pub fn withdraw(
     request_id: Option<&str>,
 ) -> AppResult<ConsentView> {
     let at = timestamp(now);
-    let c = conn.transaction(|conn| {
+    let c = crate::db::write_transaction(conn, |conn| {
         let c = load(conn, merchant_id, id)?;
         if c.withdrawn_at.is_some() {
             return AppResult::Ok(c);

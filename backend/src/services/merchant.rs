@@ -340,7 +340,7 @@ pub fn save_profile(
     request_id: Option<&str>,
 ) -> AppResult<Profile> {
     let now_text = timestamp(now);
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let row = load(conn, merchant_id, merchant_id)?;
         diesel::update(merchants::table.find(merchant_id))
             .set((

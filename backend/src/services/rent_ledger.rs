@@ -258,8 +258,7 @@ pub fn commit(
     bytes: &[u8],
     request_id: Option<&str>,
 ) -> AppResult<RentImportResult> {
-    conn.transaction(|conn| {
-        crate::services::staff::begin_write(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let market_name: String = markets::table
             .find(market_id)
             .select(markets::name)

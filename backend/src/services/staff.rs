@@ -29,19 +29,6 @@ pub const MAX_FAILURES_PER_HOUR: i32 = 10;
 /// The one audit-row writer (the merchant side's), so both sides log alike.
 pub use crate::services::merchant::audit;
 
-/// Call first in a transaction that reads, then writes. SQLite starts a
-/// transaction as a reader; its first write then fails at once with "database
-/// is locked" when another connection wrote meanwhile, instead of waiting for
-/// the busy timeout. A write first takes the write lock up front (waiting as
-/// needed), and PostgreSQL needs nothing.
-pub fn begin_write(conn: &mut DbConn) -> AppResult<()> {
-    if let DbConn::Sqlite(c) = conn {
-        diesel::sql_query("UPDATE staff_login_limits SET failures = failures WHERE 0 = 1")
-            .execute(c)?;
-    }
-    Ok(())
-}
-
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
@@ -361,8 +348,7 @@ pub fn create_market(
     if !errors.is_empty() {
         return Err(AppError::validation(errors));
     }
-    conn.transaction(|conn| {
-        crate::services::staff::begin_write(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let name = input.name.trim().to_owned();
         let taken = markets::table
             .filter(markets::name.eq(&name))
@@ -419,8 +405,7 @@ pub fn create_user(
         return Err(AppError::validation(errors));
     }
     let hash = crate::passwords::hash(&input.password)?;
-    conn.transaction(|conn| {
-        crate::services::staff::begin_write(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let username = input.username.trim().to_owned();
         let taken = staff_users::table
             .filter(staff_users::username.eq(&username))

@@ -332,8 +332,7 @@ pub fn commit(
     bytes: &[u8],
     request_id: Option<&str>,
 ) -> AppResult<ImportResult> {
-    conn.transaction(|conn| {
-        crate::services::staff::begin_write(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         ensure_market(conn, market_id)?;
         let ids = existing(conn, market_id)?;
         let numbers: HashSet<String> = ids.keys().cloned().collect();

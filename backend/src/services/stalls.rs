@@ -168,8 +168,7 @@ pub fn create(
     request_id: Option<&str>,
 ) -> AppResult<StallView> {
     let v = valid(input)?;
-    conn.transaction(|conn| {
-        crate::services::staff::begin_write(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         // The market must exist: an operator may name any id.
         markets::table
             .find(market_id)
@@ -220,8 +219,7 @@ pub fn update(
     request_id: Option<&str>,
 ) -> AppResult<StallView> {
     let v = valid(input)?;
-    conn.transaction(|conn| {
-        crate::services::staff::begin_write(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let before = get(conn, market_id, stall_id)?;
         if number_taken(conn, market_id, &v.number, Some(stall_id))? {
             return Err(duplicate_number());
@@ -294,8 +292,7 @@ pub fn set_status(
     request_id: Option<&str>,
 ) -> AppResult<StallView> {
     debug_assert!(status == STATUS_ACTIVE || status == STATUS_INACTIVE);
-    conn.transaction(|conn| {
-        crate::services::staff::begin_write(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let before = get(conn, market_id, stall_id)?;
         diesel::update(
             stalls::table
@@ -406,8 +403,7 @@ pub fn reissue(
     actor: &str,
     request_id: Option<&str>,
 ) -> AppResult<StallCard> {
-    conn.transaction(|conn| {
-        crate::services::staff::begin_write(conn)?;
+    crate::db::write_transaction(conn, |conn| {
         let before = get(conn, market_id, stall_id)?;
         let version = crate::stall_codes::reissue(conn, &before.id)?;
         audit(
