@@ -831,6 +831,30 @@ async fn dashboard_figures_equal_the_database() {
              WHERE x.market_id = {m} AND d.outcome = 'offer'"
         ))
     );
+    // Accepted: in the pool now, or once (it holds pool entries) and since
+    // withdrawn; a bare `withdrawn` was a "not now" answer.
+    assert_eq!(
+        step("accepted"),
+        db_count(&format!(
+            "SELECT COUNT(DISTINCT a.merchant_id) FROM applications a \
+             JOIN merchants x ON x.id = a.merchant_id WHERE x.market_id = {m} \
+             AND (a.status IN ('accepted', 'in_pool') OR EXISTS \
+             (SELECT 1 FROM pool_entries p WHERE p.application_id = a.id))"
+        ))
+    );
+    assert_eq!(
+        step("bank_outcome"),
+        db_count(&format!(
+            "SELECT COUNT(DISTINCT a.merchant_id) FROM pool_entries p \
+             JOIN applications a ON a.id = p.application_id \
+             JOIN merchants x ON x.id = a.merchant_id \
+             WHERE x.market_id = {m} AND p.outcome IS NOT NULL"
+        ))
+    );
+    assert!(
+        d.funnel.iter().all(|s| s.tracked),
+        "every step is recorded now"
+    );
     assert_eq!(
         d.stalls_inactive,
         db_count(&format!(

@@ -270,7 +270,12 @@ mod tests {
     fn write_transactions_wait_for_the_lock_instead_of_failing() {
         let db = temp_db();
         let (errors, rent) = contend(&db, true);
-        assert!(errors.is_empty(), "{} failed: {:?}", errors.len(), errors.first());
+        assert!(
+            errors.is_empty(),
+            "{} failed: {:?}",
+            errors.len(),
+            errors.first()
+        );
         // No lost update either: every increment read the previous one.
         assert_eq!(rent, (THREADS * ROUNDS) as i64);
     }

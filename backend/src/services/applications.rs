@@ -224,7 +224,9 @@ pub fn answer(
     now: DateTime<Utc>,
     request_id: Option<&str>,
 ) -> AppResult<ApplicationView> {
-    let result = crate::db::write_transaction(conn, |conn| answer_in(conn, merchant_id, req, now, request_id));
+    let result = crate::db::write_transaction(conn, |conn| {
+        answer_in(conn, merchant_id, req, now, request_id)
+    });
     match result {
         // A concurrent twin created it first (PostgreSQL; SQLite serializes writers).
         Err(e) if e.code() == "application_exists" => {

@@ -11,7 +11,14 @@
 //! - logged in: merchants tied to the market;
 //! - authorized: of those, merchants with at least one consent;
 //! - offered: of those, merchants with at least one decision `offer`;
-//! - accepted, bank outcome: not recorded by this version (shown as such).
+//! - accepted: of those, merchants who accepted an offer: an application in
+//!   the pool (`accepted`/`in_pool`), or one holding pool entries whatever its
+//!   status now, so a later withdrawal does not undo the step, as a withdrawn
+//!   consent still counts as authorized; a `withdrawn` application without
+//!   entries was never accepted (withdrawing a consent also marks the "not
+//!   now" answers withdrawn), so it does not count;
+//! - bank outcome: of those, merchants with a pool entry whose outcome a bank
+//!   recorded.
 //!
 //! "This week" counts people whose first such event falls in the week.
 
@@ -23,7 +30,7 @@ pub use shared::manager::Dashboard;
 use shared::manager::{FunnelStep, MerchantStatus, STATUS_ACTIVE, TargetFigure, WeekActivity};
 
 use crate::credit::schema::{consents, decisions};
-use crate::db::schema::{markets, merchants, otp_challenges, stalls};
+use crate::db::schema::{applications, markets, merchants, otp_challenges, pool_entries, stalls};
 use crate::db::{DbConn, timestamp};
 use crate::error::AppResult;
 
@@ -135,7 +142,19 @@ pub fn compute(
 
     let mut consent_rows = Vec::new();
     let mut offer_rows: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut app_rows: Vec<(String, String, String, String)> = Vec::new();
     for chunk in ids.chunks(CHUNK) {
+        app_rows.extend(
+            applications::table
+                .filter(applications::merchant_id.eq_any(chunk))
+                .select((
+                    applications::id,
+                    applications::merchant_id,
+                    applications::status,
+                    applications::updated_at,
+                ))
+                .load::<(String, String, String, String)>(conn)?,
+        );
         consent_rows.extend(
             consents::table
                 .filter(consents::merchant_id.eq_any(chunk))
@@ -155,6 +174,7 @@ pub fn compute(
         );
     }
     let authorized = firsts(consent_rows);
+    let (accepted, bank_outcome) = answers(conn, &app_rows)?;
     let offered = firsts(offer_rows.iter().map(|(m, at, _)| (m.clone(), at.clone())));
     // Each merchant's latest offer counts toward the amount.
     let mut latest: HashMap<&str, (&str, i64)> = HashMap::new();
@@ -216,12 +236,19 @@ pub fn compute(
             None,
             &week,
         ),
-        step("accepted", "接受推荐", "Accepted", None, None, &week),
+        step(
+            "accepted",
+            "接受推荐",
+            "Accepted",
+            Some(&accepted),
+            None,
+            &week,
+        ),
         step(
             "bank_outcome",
             "银行放款结果",
             "Bank outcome",
-            None,
+            Some(&bank_outcome),
             None,
             &week,
         ),
@@ -292,6 +319,58 @@ pub fn compute(
         stalls_active: active.len() as i64,
         stalls_inactive,
     })
+}
+
+type Firsts = HashMap<String, String>;
+
+/// First acceptance and first recorded bank outcome per merchant, from the
+/// merchants' applications `(id, merchant, status, updated_at)`.
+fn answers(
+    conn: &mut DbConn,
+    apps: &[(String, String, String, String)],
+) -> AppResult<(Firsts, Firsts)> {
+    let merchant_of: HashMap<&str, &str> = apps
+        .iter()
+        .map(|(id, m, _, _)| (id.as_str(), m.as_str()))
+        .collect();
+    let app_ids: Vec<&str> = merchant_of.keys().copied().collect();
+    let mut entries: Vec<(String, String, Option<String>, String)> = Vec::new();
+    for chunk in app_ids.chunks(CHUNK) {
+        entries.extend(
+            pool_entries::table
+                .filter(pool_entries::application_id.eq_any(chunk))
+                .select((
+                    pool_entries::application_id,
+                    pool_entries::created_at,
+                    pool_entries::outcome,
+                    pool_entries::updated_at,
+                ))
+                .load::<(String, String, Option<String>, String)>(conn)?,
+        );
+    }
+    let merchant = |app: &str| merchant_of.get(app).map(|m| (*m).to_owned());
+    // Entries are made at the moment of acceptance; an application in the
+    // pool without any (none today) counts from its last status change.
+    let accepted = firsts(
+        entries
+            .iter()
+            .filter_map(|(app, at, _, _)| Some((merchant(app)?, at.clone())))
+            .chain(
+                apps.iter()
+                    .filter(|(_, _, status, _)| matches!(status.as_str(), "accepted" | "in_pool"))
+                    .map(|(_, m, _, at)| (m.clone(), at.clone())),
+            )
+            .collect::<Vec<_>>(),
+    );
+    // The outcome is the entry's last change, so its time is `updated_at`.
+    let outcome = firsts(
+        entries
+            .iter()
+            .filter(|(_, _, outcome, _)| outcome.is_some())
+            .filter_map(|(app, _, _, at)| Some((merchant(app)?, at.clone())))
+            .collect::<Vec<_>>(),
+    );
+    Ok((accepted, outcome))
 }
 
 fn merchant_statuses(

@@ -279,9 +279,8 @@ pub fn commit(
                 import_batches::label.eq(format!("rent ledger: {market_name}")),
                 import_batches::actor.eq(actor),
                 import_batches::imported_at.eq(&at),
-                import_batches::summary.eq(
-                    json!({ source: { "as_of": as_of, "rows": c.rows.len() } }).to_string(),
-                ),
+                import_batches::summary
+                    .eq(json!({ source: { "as_of": as_of, "rows": c.rows.len() } }).to_string()),
             ))
             .execute(conn)?;
         let mut replaced = 0;
