@@ -1,6 +1,9 @@
 //! Serving the built SPA: hashed assets cached for a year, `index.html` never
 //! cached (so a deploy reaches phones at once), and every unknown path
-//! answered with `index.html` so client-side routes like `/s/<code>` load.
+//! answered with an `index.html` so client-side routes like `/s/<code>` load.
+//! There are two apps: the staff console (`dist/staff/`) for its routes, the
+//! merchant app (`dist/`) for everything else; they are split so merchants'
+//! phones never download the console.
 //! Files are served pre-gzipped when the build wrote a `.gz` beside them.
 
 use std::path::Path;
@@ -10,10 +13,20 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
 pub fn spa<S: Clone + Send + Sync + 'static>(dist: &Path) -> Router<S> {
-    let index = ServeFile::new(dist.join("index.html")).precompressed_gzip();
+    let merchant = ServeFile::new(dist.join("index.html")).precompressed_gzip();
+    let staff = ServeFile::new(dist.join("staff").join("index.html")).precompressed_gzip();
+    let index = tower::service_fn(move |req: Request| {
+        let page = if is_staff_route(req.uri().path()) {
+            staff.clone()
+        } else {
+            merchant.clone()
+        };
+        page.oneshot(req)
+    });
     let files = ServeDir::new(dist)
         .precompressed_gzip()
         .append_index_html_on_directories(true)
@@ -43,6 +56,14 @@ async fn cache_headers(req: Request, next: Next) -> Response {
     res
 }
 
+/// The staff console's client routes (`frontend/src/staff_app.rs`).
+fn is_staff_route(path: &str) -> bool {
+    ["/manager", "/ops", "/bank"].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 /// Trunk names built assets `<name>-<16 hex>.<ext>` (or `…_bg.wasm`); such a
 /// name changes whenever the content does, so it can be cached forever.
 fn is_hashed_asset(path: &str) -> bool {
@@ -55,7 +76,7 @@ fn is_hashed_asset(path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hashed_asset;
+    use super::{is_hashed_asset, is_staff_route};
 
     #[test]
     fn recognises_trunk_hashed_names() {
@@ -66,5 +87,30 @@ mod tests {
         assert!(!is_hashed_asset("/manifest.webmanifest"));
         assert!(!is_hashed_asset("/icon-192.png"));
         assert!(!is_hashed_asset("/frontend-0123456789abcdeg.js"));
+    }
+
+    #[test]
+    fn staff_routes_get_the_console_and_the_rest_the_merchant_app() {
+        for path in [
+            "/manager",
+            "/manager/",
+            "/manager/print",
+            "/ops",
+            "/ops/x",
+            "/bank",
+        ] {
+            assert!(is_staff_route(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/s/abc",
+            "/login",
+            "/me/consents",
+            "/managers",
+            "/bankruptcy",
+            "/s/manager",
+        ] {
+            assert!(!is_staff_route(path), "{path}");
+        }
     }
 }

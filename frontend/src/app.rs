@@ -1,4 +1,5 @@
-//! Routes and the one place that maps each to its screen.
+//! The merchant app's routes and the one place that maps each to its screen.
+//! The staff console's are in `staff_app.rs`.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -27,15 +28,6 @@ pub enum Route {
     Application,
     #[at("/me/consents")]
     Consents,
-    #[at("/manager")]
-    Manager,
-    /// The batch sheet of stall code cards (A4, eight a page).
-    #[at("/manager/print")]
-    ManagerPrint,
-    #[at("/bank")]
-    Bank,
-    #[at("/ops")]
-    Ops,
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -51,10 +43,6 @@ fn switch(route: Route) -> Html {
         Route::Decision => html! { <pages::decision::Decision /> },
         Route::Application => html! { <pages::application::Application /> },
         Route::Consents => html! { <pages::consents::Consents /> },
-        Route::Manager => html! { <pages::manager::Manager /> },
-        Route::ManagerPrint => html! { <pages::manager::print::PrintSheet /> },
-        Route::Bank => html! { <pages::staff::Bank /> },
-        Route::Ops => html! { <pages::staff::Ops /> },
         Route::NotFound => html! { <pages::not_found::NotFound /> },
     }
 }

@@ -1,5 +1,7 @@
-//! Builds the SPA with Trunk (release, offline, wasm-opt), pre-compresses
-//! what the server sends, and measures what a phone downloads on first load.
+//! Builds the two browser apps with Trunk (release, offline, wasm-opt): the
+//! merchant app into `dist/` and the staff console into `dist/staff/`;
+//! pre-compresses what the server sends, and measures what each first load
+//! downloads.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -39,37 +41,74 @@ impl std::fmt::Display for FirstLoad {
     }
 }
 
+/// First-load sizes of both apps.
+#[derive(Debug)]
+pub struct Sizes {
+    pub merchant: FirstLoad,
+    pub staff: FirstLoad,
+}
+
 pub fn dist_dir() -> PathBuf {
     root().join("dist")
 }
 
+/// Where the staff console is built; `backend/src/web.rs` serves its
+/// `index.html` for the console's routes.
+const STAFF_DIR: &str = "staff";
+
 /// Builds unless nothing that goes into the bundle changed since the last
 /// build (so a second `cargo xtask run` reaches "serving" in seconds).
-pub fn build() -> Result<FirstLoad> {
+pub fn build() -> Result<Sizes> {
     let dist = dist_dir();
+    let staff = dist.join(STAFF_DIR);
     let stamp = crate::target_dir().join("spa-inputs-fingerprint");
     let fingerprint = inputs_fingerprint();
     let up_to_date = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint)
-        && dist.join("index.html").is_file();
+        && dist.join("index.html").is_file()
+        && staff.join("index.html").is_file();
     if up_to_date {
         step("SPA is up to date (no input changed since the last build)");
     } else {
-        step("building the SPA (trunk build --release --offline)");
-        run_cmd(
-            Command::new("trunk")
-                .args(["build", "--release", "--offline"])
-                .env("PATH", tools::path_with_tools())
-                // Trunk's own colour codes garble CI logs.
-                .env("NO_COLOR", "true")
-                .current_dir(root()),
-        )?;
+        // Merchant first: Trunk empties its dist folder, which holds the
+        // staff one.
+        step("building the merchant app (trunk build --release --offline)");
+        trunk_build(&[])?;
+        step("building the staff console into dist/staff/");
+        let staff_dist = format!("dist/{STAFF_DIR}");
+        let staff_url = format!("/{STAFF_DIR}/");
+        trunk_build(&[
+            "frontend/staff.html",
+            "--dist",
+            &staff_dist,
+            "--public-url",
+            &staff_url,
+        ])?;
         precompress(&dist)?;
         std::fs::write(&stamp, &fingerprint)
             .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     }
-    let size = first_load(&dist)?;
-    println!("first load: {size}");
-    Ok(size)
+    let sizes = Sizes {
+        merchant: first_load(&dist)?,
+        staff: first_load(&staff)?,
+    };
+    println!("merchant first load: {}", sizes.merchant);
+    println!("staff first load:    {}", sizes.staff);
+    Ok(sizes)
+}
+
+fn trunk_build(args: &[&str]) -> Result {
+    run_cmd(
+        Command::new("trunk")
+            .arg("build")
+            .args(args)
+            // Last: `--offline` takes an optional value and would swallow a
+            // target path after it.
+            .args(["--release", "--offline"])
+            .env("PATH", tools::path_with_tools())
+            // Trunk's own colour codes garble CI logs.
+            .env("NO_COLOR", "true")
+            .current_dir(root()),
+    )
 }
 
 /// Writes a `.gz` beside every text or wasm file, so the server can send the
@@ -94,11 +133,14 @@ fn precompress(dist: &Path) -> Result {
     Ok(())
 }
 
-/// Sizes of what `index.html` makes a phone fetch before the first paint:
-/// the page, its scripts, the wasm and the stylesheets (gzipped, as served).
-fn first_load(dist: &Path) -> Result<FirstLoad> {
+/// Sizes of what an app's `index.html` makes a browser fetch before the first
+/// paint: the page, its scripts, the wasm and the stylesheets (gzipped, as
+/// served). Only `dir` itself is counted: the other app lives in a sub-folder
+/// (or beside it), and so do icons and wasm-bindgen snippets.
+fn first_load(dir: &Path) -> Result<FirstLoad> {
     let mut size = FirstLoad::default();
-    for path in files(dist) {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for path in entries.flatten().map(|e| e.path()) {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let Some(base) = name.strip_suffix(".gz") else {
             continue;
@@ -106,16 +148,16 @@ fn first_load(dist: &Path) -> Result<FirstLoad> {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         if base == "index.html" {
             size.html += len;
-        } else if base.ends_with(".js") && path.parent() == Some(dist) {
+        } else if base.ends_with(".js") {
             size.js += len;
         } else if base.ends_with(".wasm") {
             size.wasm += len;
-        } else if base.ends_with(".css") && path.parent() == Some(dist) {
+        } else if base.ends_with(".css") {
             size.css += len;
         }
     }
     if size.wasm == 0 {
-        return Err(format!("no wasm in {}: did the build run?", dist.display()));
+        return Err(format!("no wasm in {}: did the build run?", dir.display()));
     }
     Ok(size)
 }
@@ -168,7 +210,7 @@ const START: &str = "<!-- first-load:start -->";
 const END: &str = "<!-- first-load:end -->";
 
 /// Replaces the first-load section of BENCHMARKS.md with today's figures.
-pub fn record_in_benchmarks(size: &FirstLoad) -> Result {
+pub fn record_in_benchmarks(sizes: &Sizes) -> Result {
     let path = root().join("BENCHMARKS.md");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let date = Command::new("date")
@@ -188,15 +230,24 @@ pub fn record_in_benchmarks(size: &FirstLoad) -> Result {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    let kb = |b: u64| format!("{:.1} KiB", b as f64 / 1024.0);
+    let (m, s) = (&sizes.merchant, &sizes.staff);
     let section = format!(
-        "{START}\nMeasured {date} on {cpu} ({cores} cores) by `cargo xtask record-size`:\n\n\
-         | what | gzipped |\n|---|---|\n| wasm | {:.1} KiB |\n| js | {:.1} KiB |\n| css | {:.1} KiB |\n\
-         | html | {:.1} KiB |\n| **first load** | **{:.1} KiB** |\n{END}",
-        size.wasm as f64 / 1024.0,
-        size.js as f64 / 1024.0,
-        size.css as f64 / 1024.0,
-        size.html as f64 / 1024.0,
-        size.total() as f64 / 1024.0,
+        "{START}\nMeasured {date} on {cpu} ({cores} cores) by `cargo xtask record-size`. The merchant \
+         app (`/`) and the staff console (`/manager`, `/ops`, `/bank`) are separate bundles:\n\n\
+         | what | merchant (gzipped) | staff (gzipped) |\n|---|---|---|\n\
+         | wasm | {} | {} |\n| js | {} | {} |\n| css | {} | {} |\n| html | {} | {} |\n\
+         | **first load** | **{}** | **{}** |\n{END}",
+        kb(m.wasm),
+        kb(s.wasm),
+        kb(m.js),
+        kb(s.js),
+        kb(m.css),
+        kb(s.css),
+        kb(m.html),
+        kb(s.html),
+        kb(m.total()),
+        kb(s.total()),
     );
     let new = match (text.find(START), text.find(END)) {
         (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),

@@ -8,6 +8,10 @@ use crate::state::{SettingsAction, SettingsContext};
 pub struct LayoutProps {
     #[prop_or_default]
     pub children: Html,
+    /// In the staff console, whose router does not know `/`, the brand must
+    /// load the merchant app instead of routing inside the console.
+    #[prop_or_default]
+    pub full_page_home: bool,
 }
 
 /// Top bar with the two switches every screen needs within thumb reach:
@@ -24,13 +28,20 @@ pub fn Layout(props: &LayoutProps) -> Html {
         let s = settings.clone();
         Callback::from(move |_| s.dispatch(SettingsAction::ToggleLargeText))
     };
+    let brand = html! {
+        <>
+            <img src="/icon.svg" alt="" width="28" height="28" />
+            <span>{ lang.pick("市场码", "Market Code") }</span>
+        </>
+    };
     html! {
         <>
             <header class="topbar">
-                <Link<Route> to={Route::Home} classes="brand">
-                    <img src="/icon.svg" alt="" width="28" height="28" />
-                    <span>{ lang.pick("市场码", "Market Code") }</span>
-                </Link<Route>>
+                if props.full_page_home {
+                    <a href="/" class="brand">{ brand }</a>
+                } else {
+                    <Link<Route> to={Route::Home} classes="brand">{ brand }</Link<Route>>
+                }
                 // The label is written in the *other* language, so someone who
                 // cannot read the current one can still find the way back.
                 <button type="button" id="lang-toggle" class="switch" lang={lang.other().html_tag()}

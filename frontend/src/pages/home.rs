@@ -80,12 +80,14 @@ pub fn Home() -> Html {
             </section>
             <section class="card" id="for-staff">
                 <h2>{ lang.pick("工作人员入口", "Staff") }</h2>
-                <Link<Route> to={Route::Manager} classes="btn block">
+                // The consoles are a separate app (kept out of this bundle), so
+                // these are full page loads.
+                <a href="/manager" class="btn block">
                     <span id="manager-link">{ lang.pick("市场管理方控制台", "Market manager console") }</span>
-                </Link<Route>>
+                </a>
                 <div class="row">
-                    <Link<Route> to={Route::Bank} classes="btn secondary">{ lang.pick("银行", "Bank") }</Link<Route>>
-                    <Link<Route> to={Route::Ops} classes="btn secondary">{ lang.pick("运营", "Operator") }</Link<Route>>
+                    <a href="/bank" class="btn secondary">{ lang.pick("银行", "Bank") }</a>
+                    <a href="/ops" class="btn secondary">{ lang.pick("运营", "Operator") }</a>
                 </div>
             </section>
             <section class="card" id="server-status">

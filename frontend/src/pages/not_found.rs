@@ -1,9 +1,6 @@
-use yew::prelude::*;
-use yew_router::prelude::*;
-
-use crate::app::Route;
 use crate::components::use_page_title;
 use crate::state::use_lang;
+use yew::prelude::*;
 
 #[component]
 pub fn NotFound() -> Html {
@@ -16,7 +13,9 @@ pub fn NotFound() -> Html {
                 "您打开的地址不存在。如果是扫码进入的，请联系市场管理处。",
                 "This address does not exist. If you scanned a code, please ask the market office.",
             ) }</p>
-            <Link<Route> to={Route::Home} classes="btn block">{ lang.pick("返回首页", "Go to the home page") }</Link<Route>>
+            // A full page load: this page also shows inside the staff console,
+            // whose router has no home.
+            <a href="/" class="btn block">{ lang.pick("返回首页", "Go to the home page") }</a>
         </section>
     }
 }

@@ -10,8 +10,8 @@ use yew_router::prelude::*;
 use super::stalls::{PRINT_IDS_KEY, PRINT_MARKET_KEY};
 use super::{post, with_market};
 use crate::api::ApiError;
-use crate::app::Route;
 use crate::components::{ErrorAlert, Loading, use_page_title};
+use crate::staff_app::StaffRoute;
 use crate::state::use_lang;
 
 #[component]
@@ -48,7 +48,7 @@ pub fn PrintSheet() -> Html {
         <section id="print-sheet">
             <style>{ PRINT_CSS }</style>
             <div class="no-print toolbar">
-                <Link<Route> to={Route::Manager} classes="btn secondary">{ lang.pick("← 返回摊位列表", "← Back to the stalls") }</Link<Route>>
+                <Link<StaffRoute> to={StaffRoute::Manager} classes="btn secondary">{ lang.pick("← 返回摊位列表", "← Back to the stalls") }</Link<StaffRoute>>
                 <button type="button" id="print-now" class="btn" onclick={print}>{ lang.pick("打印", "Print") }</button>
                 <span class="muted">{ lang.pick("A4 纸，每页8张；打印时选择“无边距”效果最好。", "A4, eight a page; print without margins for best results.") }</span>
             </div>

@@ -10,9 +10,9 @@ use yew_router::prelude::*;
 
 use super::{get, post, put, with_market, yuan};
 use crate::api::{ApiError, segment};
-use crate::app::Route;
 use crate::components::{ButtonSpinner, ErrorAlert, Loading, Notice, TextField};
 use crate::i18n::{Lang, Msg};
+use crate::staff_app::StaffRoute;
 use crate::state::use_lang;
 
 #[derive(Properties, PartialEq)]
@@ -135,7 +135,7 @@ pub fn Stalls(props: &StallsProps) -> Html {
             let _ = SessionStorage::set(PRINT_IDS_KEY, ids);
             let _ = SessionStorage::set(PRINT_MARKET_KEY, market.clone().unwrap_or_default());
             if let Some(n) = &navigator {
-                n.push(&Route::ManagerPrint);
+                n.push(&StaffRoute::ManagerPrint);
             }
         })
     };

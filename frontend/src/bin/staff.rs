@@ -1,0 +1,5 @@
+//! The staff console: market managers, bank officers, the credit office.
+
+fn main() {
+    frontend::start::<frontend::staff_app::StaffApp>();
+}
