@@ -291,9 +291,11 @@ fn suite_run(
     check_log_hygiene(tally, srv, &label);
 }
 
-/// No one-time code the server sent may appear in its log. The development
-/// SMS outbox lists every code sent during the suites, so each is looked for
-/// in the log as a whole token: this fails as soon as any code path logs one.
+/// No one-time code the server sent, and no resident ID number, may appear
+/// in its log. The development SMS outbox lists every code sent during the
+/// suites, so each is looked for as a whole token; a resident ID is any
+/// 18-character run whose GB 11643 check character is right. This fails as
+/// soon as any code path logs one.
 fn check_log_hygiene(tally: &mut Tally, srv: &TestServer, label: &str) {
     let data_dir = srv.log.parent().map(|p| p.join("data")).unwrap_or_default();
     let outbox = std::fs::read_to_string(data_dir.join("sms-outbox.jsonl")).unwrap_or_default();
@@ -308,14 +310,12 @@ fn check_log_hygiene(tally: &mut Tally, srv: &TestServer, label: &str) {
         // either way, and not a failure of the suites.
         return;
     }
-    let leaked: Vec<&str> = codes
-        .iter()
-        .copied()
-        .filter(|c| contains_token(&log, c))
-        .collect();
-    if leaked.is_empty() {
+    let leaked_codes = codes.iter().filter(|c| contains_token(&log, c)).count();
+    let leaked_ids = resident_ids_in(&log);
+    if leaked_codes == 0 && leaked_ids == 0 {
         println!(
-            "log hygiene ({label}): none of the {} one-time codes sent appears in the server log",
+            "log hygiene ({label}): none of the {} one-time codes sent, and no resident ID number, \
+             appears in the server log",
             codes.len()
         );
         tally.passed += 1;
@@ -323,12 +323,24 @@ fn check_log_hygiene(tally: &mut Tally, srv: &TestServer, label: &str) {
         tally.broke(
             &format!("log hygiene ({label})"),
             format!(
-                "{} one-time codes appear in {}",
-                leaked.len(),
+                "{leaked_codes} one-time codes and {leaked_ids} resident ID numbers appear in {}",
                 srv.log.display()
             ),
         );
     }
+}
+
+/// How many well-formed resident ID numbers (17 digits and a correct check
+/// character) stand in `text` as whole tokens.
+fn resident_ids_in(text: &str) -> usize {
+    text.split(|c: char| !(c.is_ascii_digit() || c == 'X' || c == 'x'))
+        .filter(|t| t.len() == 18)
+        .filter(|t| {
+            let (first17, check) = t.split_at(17);
+            shared::ids::resident_id_check_char(first17)
+                .is_some_and(|c| check.eq_ignore_ascii_case(&c.to_string()))
+        })
+        .count()
 }
 
 /// `needle` in `hay`, not as part of a longer run of digits, nor as the
@@ -471,6 +483,17 @@ impl Drop for Chromedriver {
 #[cfg(test)]
 mod tests {
     use super::parse_result_line;
+
+    #[test]
+    fn finds_resident_ids_by_their_check_character() {
+        use super::resident_ids_in;
+        // 11010519491231002X is the standard's own example.
+        assert_eq!(resident_ids_in("name=张三 id=11010519491231002X ok"), 1);
+        assert_eq!(resident_ids_in("id=11010519491231002x"), 1);
+        assert_eq!(resident_ids_in("masked 1101**********002X"), 0);
+        assert_eq!(resident_ids_in("wrong check 110105194912310021"), 0);
+        assert_eq!(resident_ids_in("longer 1110105194912310021"), 0);
+    }
 
     #[test]
     fn finds_codes_as_whole_tokens_only() {
