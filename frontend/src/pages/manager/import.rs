@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use serde::de::DeserializeOwned;
 use shared::manager::{
     ImportResult, RentImportPreview, RentImportResult, RowError, StallImportPreview,
 };
@@ -97,12 +98,31 @@ enum Busy {
     Importing,
 }
 
-#[component]
-pub fn StallImport(props: &ImportProps) -> Html {
-    let lang = use_lang();
+/// The preview-then-commit flow both uploads share; only the endpoints and
+/// the shapes of the preview and result differ. Commit posts the same bytes
+/// again, so they are kept until another file is chosen.
+struct ImportFlow<P: 'static, R: 'static> {
+    preview: UseStateHandle<Option<P>>,
+    result: UseStateHandle<Option<R>>,
+    error: UseStateHandle<Option<ApiError>>,
+    busy: UseStateHandle<Busy>,
+    on_file: Callback<Event>,
+    commit: Callback<MouseEvent>,
+}
+
+#[hook]
+fn use_import_flow<P, R>(
+    market: Option<String>,
+    preview_path: &'static str,
+    commit_path: &'static str,
+) -> ImportFlow<P, R>
+where
+    P: DeserializeOwned + 'static,
+    R: DeserializeOwned + 'static,
+{
     let bytes = use_state(|| None::<Rc<Vec<u8>>>);
-    let preview = use_state(|| None::<StallImportPreview>);
-    let result = use_state(|| None::<ImportResult>);
+    let preview = use_state(|| None::<P>);
+    let result = use_state(|| None::<R>);
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(Busy::default);
     let on_read = {
@@ -113,7 +133,7 @@ pub fn StallImport(props: &ImportProps) -> Html {
             error.clone(),
             busy.clone(),
         );
-        let market = props.market.clone();
+        let market = market.clone();
         Callback::from(move |data: Rc<Vec<u8>>| {
             bytes.set(Some(data.clone()));
             preview.set(None);
@@ -121,9 +141,9 @@ pub fn StallImport(props: &ImportProps) -> Html {
             error.set(None);
             busy.set(Busy::Checking);
             let (preview, error, busy) = (preview.clone(), error.clone(), busy.clone());
-            let path = with_market("/api/manager/stalls/import/preview", &market);
+            let path = with_market(preview_path, &market);
             wasm_bindgen_futures::spawn_local(async move {
-                match post_file::<StallImportPreview>(&path, &data).await {
+                match post_file::<P>(&path, &data).await {
                     Ok(p) => preview.set(Some(p)),
                     Err(e) => error.set(Some(e)),
                 }
@@ -140,15 +160,14 @@ pub fn StallImport(props: &ImportProps) -> Html {
             busy.clone(),
             preview.clone(),
         );
-        let market = props.market.clone();
         Callback::from(move |_: MouseEvent| {
             let Some(data) = (*bytes).clone() else { return };
             busy.set(Busy::Importing);
             let (result, error, busy, preview) =
                 (result.clone(), error.clone(), busy.clone(), preview.clone());
-            let path = with_market("/api/manager/stalls/import", &market);
+            let path = with_market(commit_path, &market);
             wasm_bindgen_futures::spawn_local(async move {
-                match post_file::<ImportResult>(&path, &data).await {
+                match post_file::<R>(&path, &data).await {
                     Ok(r) => {
                         preview.set(None);
                         result.set(Some(r));
@@ -159,6 +178,31 @@ pub fn StallImport(props: &ImportProps) -> Html {
             });
         })
     };
+    ImportFlow {
+        preview,
+        result,
+        error,
+        busy,
+        on_file,
+        commit,
+    }
+}
+
+#[component]
+pub fn StallImport(props: &ImportProps) -> Html {
+    let lang = use_lang();
+    let ImportFlow {
+        preview,
+        result,
+        error,
+        busy,
+        on_file,
+        commit,
+    } = use_import_flow::<StallImportPreview, ImportResult>(
+        props.market.clone(),
+        "/api/manager/stalls/import/preview",
+        "/api/manager/stalls/import",
+    );
     html! {
         <div id="stall-import">
             <h2>{ lang.pick("批量导入摊位", "Import stalls in bulk") }</h2>
@@ -232,65 +276,18 @@ pub fn StallImport(props: &ImportProps) -> Html {
 #[component]
 pub fn RentImport(props: &ImportProps) -> Html {
     let lang = use_lang();
-    let bytes = use_state(|| None::<Rc<Vec<u8>>>);
-    let preview = use_state(|| None::<RentImportPreview>);
-    let result = use_state(|| None::<RentImportResult>);
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(Busy::default);
-    let on_read = {
-        let (bytes, preview, result, error, busy) = (
-            bytes.clone(),
-            preview.clone(),
-            result.clone(),
-            error.clone(),
-            busy.clone(),
-        );
-        let market = props.market.clone();
-        Callback::from(move |data: Rc<Vec<u8>>| {
-            bytes.set(Some(data.clone()));
-            preview.set(None);
-            result.set(None);
-            error.set(None);
-            busy.set(Busy::Checking);
-            let (preview, error, busy) = (preview.clone(), error.clone(), busy.clone());
-            let path = with_market("/api/manager/rent/import/preview", &market);
-            wasm_bindgen_futures::spawn_local(async move {
-                match post_file::<RentImportPreview>(&path, &data).await {
-                    Ok(p) => preview.set(Some(p)),
-                    Err(e) => error.set(Some(e)),
-                }
-                busy.set(Busy::Idle);
-            });
-        })
-    };
-    let on_file = use_file_picker(on_read);
-    let commit = {
-        let (bytes, result, error, busy, preview) = (
-            bytes.clone(),
-            result.clone(),
-            error.clone(),
-            busy.clone(),
-            preview.clone(),
-        );
-        let market = props.market.clone();
-        Callback::from(move |_: MouseEvent| {
-            let Some(data) = (*bytes).clone() else { return };
-            busy.set(Busy::Importing);
-            let (result, error, busy, preview) =
-                (result.clone(), error.clone(), busy.clone(), preview.clone());
-            let path = with_market("/api/manager/rent/import", &market);
-            wasm_bindgen_futures::spawn_local(async move {
-                match post_file::<RentImportResult>(&path, &data).await {
-                    Ok(r) => {
-                        preview.set(None);
-                        result.set(Some(r));
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-                busy.set(Busy::Idle);
-            });
-        })
-    };
+    let ImportFlow {
+        preview,
+        result,
+        error,
+        busy,
+        on_file,
+        commit,
+    } = use_import_flow::<RentImportPreview, RentImportResult>(
+        props.market.clone(),
+        "/api/manager/rent/import/preview",
+        "/api/manager/rent/import",
+    );
     html! {
         <div id="rent-import">
             <h2>{ lang.pick("上传租金缴纳台账", "Upload the rent ledger") }</h2>
