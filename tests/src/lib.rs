@@ -48,3 +48,59 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("http client")
 }
+
+/// The server's own `backend` binary: `E2E_BACKEND_BIN` (set by `cargo xtask
+/// test`), else the one beside this test's target folder.
+fn backend_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("E2E_BACKEND_BIN") {
+        return PathBuf::from(bin);
+    }
+    // <target>/debug/deps/<test>-… → <target>/debug/backend
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target folder")
+        .join(format!("backend{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Runs a `backend` command against the server under test's data folder and
+/// database, as a market office or the credit office would, and returns what
+/// it printed. Panics with its error output when it fails.
+pub fn backend(args: &[&str], extra_env: &[(&str, &str)]) -> String {
+    let mut cmd = std::process::Command::new(backend_bin());
+    cmd.args(args)
+        .env("MARKET_CODE_DATA_DIR", data_dir())
+        .env("MARKET_CODE_PUBLIC_URL", base_url())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null());
+    if let Ok(url) = std::env::var("E2E_DATABASE_URL") {
+        cmd.env("DATABASE_URL", url);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", backend_bin().display()));
+    assert!(
+        out.status.success(),
+        "backend {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// The URL printed on a stall's QR code (`backend stall-url <stall>`; pass
+/// `--market-wide` for the market's own code).
+pub fn stall_url(stall: &str) -> String {
+    backend(&["stall-url", stall], &[]).trim().to_owned()
+}
+
+/// The signed code of a stall's URL, the part after `/s/`; the URL must be on
+/// the server under test.
+pub fn stall_code(stall: &str) -> String {
+    let url = stall_url(stall);
+    let (base, code) = url.rsplit_once("/s/").expect("a /s/ URL");
+    assert_eq!(base, base_url(), "stall URLs carry the public base URL");
+    code.to_owned()
+}

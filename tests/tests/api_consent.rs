@@ -7,9 +7,6 @@
 //! (`E2E_BACKEND_BIN`, `E2E_DATABASE_URL`). Each test logs in with its own
 //! random mobile numbers, so tests may run in parallel and again.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::consent::{
@@ -19,39 +16,6 @@ use shared::consent::{
 use shared::decision::Outcome;
 use shared::error::ApiErrorBody;
 use shared::merchant::{MeResponse, Profile};
-
-fn backend_bin() -> PathBuf {
-    if let Ok(bin) = std::env::var("E2E_BACKEND_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target folder")
-        .join(format!("backend{}", std::env::consts::EXE_SUFFIX))
-}
-
-fn printed_code(stall: &str) -> String {
-    let mut cmd = Command::new(backend_bin());
-    cmd.arg("stall-url")
-        .arg(stall)
-        .env("MARKET_CODE_DATA_DIR", e2e::data_dir())
-        .env("MARKET_CODE_PUBLIC_URL", e2e::base_url())
-        .env("RUST_LOG", "warn");
-    if let Ok(url) = std::env::var("E2E_DATABASE_URL") {
-        cmd.env("DATABASE_URL", url);
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", backend_bin().display()));
-    assert!(
-        out.status.success(),
-        "backend stall-url {stall} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    url.rsplit_once("/s/").expect("a /s/ URL").1.to_owned()
-}
 
 fn random_mobile() -> String {
     let n = std::time::SystemTime::now()
@@ -105,7 +69,7 @@ fn resident_id() -> String {
 async fn merchant(stall: &str, profile: bool) -> reqwest::Client {
     let client = e2e::client();
     let mobile = random_mobile();
-    let code = printed_code(stall);
+    let code = e2e::stall_code(stall);
     let res = client
         .post(e2e::url("/api/m/otp"))
         .json(&json!({ "mobile": mobile, "code": code }))

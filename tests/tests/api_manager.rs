@@ -11,8 +11,7 @@
 //! makes its own markets and accounts with random names, so the tests may
 //! run in parallel and again against the same server.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -21,41 +20,6 @@ use shared::manager::{
     Dashboard, ImportResult, MarketView, RentImportPreview, RentImportResult, StaffMe,
     StaffUserView, StallCard, StallImportPreview, StallList, StallView,
 };
-
-fn backend_bin() -> PathBuf {
-    if let Ok(bin) = std::env::var("E2E_BACKEND_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target folder")
-        .join(format!("backend{}", std::env::consts::EXE_SUFFIX))
-}
-
-fn backend(args: &[&str], extra_env: &[(&str, &str)]) -> String {
-    let mut cmd = Command::new(backend_bin());
-    cmd.args(args)
-        .env("MARKET_CODE_DATA_DIR", e2e::data_dir())
-        .env("MARKET_CODE_PUBLIC_URL", e2e::base_url())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null());
-    if let Ok(url) = std::env::var("E2E_DATABASE_URL") {
-        cmd.env("DATABASE_URL", url);
-    }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", backend_bin().display()));
-    assert!(
-        out.status.success(),
-        "backend {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// One number straight from the server's database, for recounting what the
 /// API reports.
@@ -114,7 +78,7 @@ const PASSWORD: &str = "correct-horse-battery";
 /// A fresh operator, made with `backend create-user`.
 async fn operator() -> Client {
     let name = unique("ops");
-    let out = backend(
+    let out = e2e::backend(
         &["create-user", &name, "--role", "operator"],
         &[("MARKET_CODE_NEW_PASSWORD", PASSWORD)],
     );

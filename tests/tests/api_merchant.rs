@@ -10,51 +10,10 @@
 //! Each test uses its own random mobile numbers, so the tests may run in
 //! parallel and again against the same server.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::error::ApiErrorBody;
 use shared::merchant::{CodeInfo, MeResponse, OtpSent, Profile};
-
-fn backend_bin() -> PathBuf {
-    if let Ok(bin) = std::env::var("E2E_BACKEND_BIN") {
-        return PathBuf::from(bin);
-    }
-    // <target>/debug/deps/api_merchant-… → <target>/debug/backend
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target folder")
-        .join(format!("backend{}", std::env::consts::EXE_SUFFIX))
-}
-
-/// The code (the part after `/s/`) printed for a stall, or the market-wide
-/// code with `--market-wide`.
-fn printed_code(arg: &str) -> String {
-    let mut cmd = Command::new(backend_bin());
-    cmd.arg("stall-url")
-        .arg(arg)
-        .env("MARKET_CODE_DATA_DIR", e2e::data_dir())
-        .env("MARKET_CODE_PUBLIC_URL", e2e::base_url())
-        .env("RUST_LOG", "warn");
-    if let Ok(url) = std::env::var("E2E_DATABASE_URL") {
-        cmd.env("DATABASE_URL", url);
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", backend_bin().display()));
-    assert!(
-        out.status.success(),
-        "backend stall-url {arg} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let (base, code) = url.rsplit_once("/s/").expect("a /s/ URL");
-    assert_eq!(base, e2e::base_url());
-    code.to_owned()
-}
 
 fn random_mobile() -> String {
     let n: u64 = std::time::SystemTime::now()
@@ -147,7 +106,7 @@ fn edited(code: &str, i: usize) -> String {
 
 #[tokio::test]
 async fn a_genuine_stall_code_shows_the_stall() {
-    let code = printed_code("A-01");
+    let code = e2e::stall_code("A-01");
     let res = e2e::client()
         .get(e2e::url(&format!("/api/m/codes/{code}")))
         .send()
@@ -171,7 +130,7 @@ async fn a_genuine_stall_code_shows_the_stall() {
     );
     assert!(!info.market_office_phone.is_empty());
 
-    let wide = printed_code("--market-wide");
+    let wide = e2e::stall_code("--market-wide");
     let info: CodeInfo = e2e::client()
         .get(e2e::url(&format!("/api/m/codes/{wide}")))
         .send()
@@ -186,7 +145,7 @@ async fn a_genuine_stall_code_shows_the_stall() {
 
 #[tokio::test]
 async fn every_edited_or_truncated_code_is_refused_and_nothing_is_stored() {
-    let code = printed_code("A-02");
+    let code = e2e::stall_code("A-02");
     let client = e2e::client();
     let mobile = random_mobile();
     let mut variants: Vec<String> = (0..code.len()).map(|i| edited(&code, i)).collect();
@@ -225,7 +184,7 @@ async fn every_edited_or_truncated_code_is_refused_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn login_carries_the_scanned_stall_and_logout_ends_the_session() {
-    let code = printed_code("A-03");
+    let code = e2e::stall_code("A-03");
     let (client, merchant_id, mobile) = logged_in(Some(&code)).await;
     let me: MeResponse = client
         .get(e2e::url("/api/m/me"))

@@ -6,22 +6,8 @@
 //!
 //! The operator account comes from `backend create-user` (see `api_manager`).
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
 use e2e::browser;
 use fantoccini::{Client, Locator};
-
-fn backend_bin() -> PathBuf {
-    if let Ok(bin) = std::env::var("E2E_BACKEND_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target folder")
-        .join(format!("backend{}", std::env::consts::EXE_SUFFIX))
-}
 
 fn unique(prefix: &str) -> String {
     let n = std::time::SystemTime::now()
@@ -35,20 +21,9 @@ const PASSWORD: &str = "correct-horse-battery";
 
 fn create_operator() -> String {
     let name = unique("bops");
-    let mut cmd = Command::new(backend_bin());
-    cmd.args(["create-user", &name, "--role", "operator"])
-        .env("MARKET_CODE_DATA_DIR", e2e::data_dir())
-        .env("MARKET_CODE_NEW_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null());
-    if let Ok(url) = std::env::var("E2E_DATABASE_URL") {
-        cmd.env("DATABASE_URL", url);
-    }
-    let out = cmd.output().expect("run backend create-user");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    e2e::backend(
+        &["create-user", &name, "--role", "operator"],
+        &[("MARKET_CODE_NEW_PASSWORD", PASSWORD)],
     );
     name
 }

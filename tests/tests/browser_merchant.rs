@@ -8,43 +8,9 @@
 //! decline). Each stall's licence code is prefilled, so the merchant types
 //! only mobile, code, name, resident ID and years in business.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use e2e::browser::{phone, screenshot, wait_for_text};
 use fantoccini::{Client, Locator};
 use serde_json::Value;
-
-fn backend_bin() -> PathBuf {
-    if let Ok(bin) = std::env::var("E2E_BACKEND_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target folder")
-        .join(format!("backend{}", std::env::consts::EXE_SUFFIX))
-}
-
-/// The URL printed on `stall`'s QR code.
-fn stall_url(stall: &str) -> String {
-    let mut cmd = Command::new(backend_bin());
-    cmd.arg("stall-url")
-        .arg(stall)
-        .env("MARKET_CODE_DATA_DIR", e2e::data_dir())
-        .env("MARKET_CODE_PUBLIC_URL", e2e::base_url())
-        .env("RUST_LOG", "warn");
-    if let Ok(url) = std::env::var("E2E_DATABASE_URL") {
-        cmd.env("DATABASE_URL", url);
-    }
-    let out = cmd.output().expect("run backend stall-url");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 fn random_mobile() -> String {
     let n = std::time::SystemTime::now()
@@ -117,7 +83,7 @@ async fn scan_to_letter(
     shots: &str,
     first17: &str,
 ) {
-    client.goto(&stall_url(stall)).await.unwrap();
+    client.goto(&e2e::stall_url(stall)).await.unwrap();
     wait_for_text(client, "#code-stall", stall).await;
     screenshot(client, &format!("{shots}-01-scan")).await;
     click(client, "#confirm-stall").await;
@@ -280,7 +246,7 @@ async fn a_bad_resident_id_is_refused_in_the_browser_before_any_request() {
         client: &client,
         fields: Vec::new(),
     };
-    client.goto(&stall_url("A-02")).await.unwrap();
+    client.goto(&e2e::stall_url("A-02")).await.unwrap();
     wait_for_text(&client, "#code-stall", "A-02").await;
     click(&client, "#confirm-stall").await;
     wait_for_text(&client, "#login-page", "").await;
