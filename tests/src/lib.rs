@@ -104,3 +104,11 @@ pub fn stall_code(stall: &str) -> String {
     assert_eq!(base, base_url(), "stall URLs carry the public base URL");
     code.to_owned()
 }
+
+/// `text` in GBK, as Excel on a Chinese Windows saves a CSV. Panics on a
+/// character GBK cannot hold, so a test never uploads a mangled file unknowingly.
+pub fn gbk(text: &str) -> Vec<u8> {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+    assert!(!unmappable, "{text:?} has characters GBK cannot encode");
+    bytes.into_owned()
+}

@@ -164,49 +164,6 @@ fn uscc(n: u32) -> String {
     format!("{first17}{check}")
 }
 
-fn gbk(text: &str) -> Vec<u8> {
-    // Encoded by hand so the test needs no encoding crate: the few Chinese
-    // characters used here, in GBK.
-    let mut out = Vec::new();
-    for c in text.chars() {
-        let code: &[u8] = match c {
-            '摊' => &[0xCC, 0xAF],
-            '位' => &[0xCE, 0xBB],
-            '号' => &[0xBA, 0xC5],
-            '区' => &[0xC7, 0xF8],
-            '域' => &[0xD3, 0xF2],
-            '经' => &[0xBE, 0xAD],
-            '营' => &[0xD3, 0xAA],
-            '类' => &[0xC0, 0xE0],
-            '别' => &[0xB1, 0xF0],
-            '者' => &[0xD5, 0xDF],
-            '姓' => &[0xD0, 0xD5],
-            '名' => &[0xC3, 0xFB],
-            '手' => &[0xCA, 0xD6],
-            '机' => &[0xBB, 0xFA],
-            '月' => &[0xD4, 0xC2],
-            '租' => &[0xD7, 0xE2],
-            '金' => &[0xBD, 0xF0],
-            '石' => &[0xCA, 0xAF],
-            '材' => &[0xB2, 0xC4],
-            '王' => &[0xCD, 0xF5],
-            '李' => &[0xC0, 0xEE],
-            '张' => &[0xD5, 0xC5],
-            '秀' => &[0xD0, 0xE3],
-            '建' => &[0xBD, 0xA8],
-            '国' => &[0xB9, 0xFA],
-            '三' => &[0xC8, 0xFD],
-            c if c.is_ascii() => {
-                out.push(c as u8);
-                continue;
-            }
-            other => panic!("add {other} to the GBK table"),
-        };
-        out.extend_from_slice(code);
-    }
-    out
-}
-
 fn import_file(bad_mobile: bool) -> String {
     let mobile = if bad_mobile { "1391234" } else { "13912345679" };
     format!(
@@ -500,7 +457,7 @@ async fn stall_edits_are_validated_and_audited() {
 async fn an_import_with_a_bad_row_writes_nothing_and_a_good_one_writes_all() {
     let ops = operator().await;
     let m = new_market(&ops).await;
-    let bad = gbk(&import_file(true));
+    let bad = e2e::gbk(&import_file(true));
     assert!(std::str::from_utf8(&bad).is_err(), "the file really is GBK");
 
     let res = post_file(
@@ -533,7 +490,7 @@ async fn an_import_with_a_bad_row_writes_nothing_and_a_good_one_writes_all() {
     assert_eq!(in_db, 0, "a rejected import wrote stalls");
     assert_eq!(stalls_of(&m.manager).await.total, 0);
 
-    let good = gbk(&import_file(false));
+    let good = e2e::gbk(&import_file(false));
     let res = post_file(&m.manager, "/api/manager/stalls/import", good.clone()).await;
     assert_eq!(res.status(), StatusCode::OK);
     let r = res.json::<ImportResult>().await.unwrap();

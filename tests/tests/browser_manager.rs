@@ -29,7 +29,6 @@ fn create_operator() -> String {
 }
 
 /// The stall list as a market office exports it from Excel: GBK, CRLF.
-/// GBK bytes of the few characters used, so the suite needs no encoder.
 fn gbk_file(bad_mobile: bool) -> Vec<u8> {
     let mobile = if bad_mobile { "1391234" } else { "13912345679" };
     let text = format!(
@@ -38,44 +37,7 @@ fn gbk_file(bad_mobile: bool) -> Vec<u8> {
          G-02,G,石材,李秀,{mobile},2800\r\n\
          G-03,G,石材,张三,,1500\r\n"
     );
-    let mut out = Vec::new();
-    for c in text.chars() {
-        let code: &[u8] = match c {
-            '摊' => &[0xCC, 0xAF],
-            '位' => &[0xCE, 0xBB],
-            '号' => &[0xBA, 0xC5],
-            '区' => &[0xC7, 0xF8],
-            '域' => &[0xD3, 0xF2],
-            '经' => &[0xBE, 0xAD],
-            '营' => &[0xD3, 0xAA],
-            '类' => &[0xC0, 0xE0],
-            '别' => &[0xB1, 0xF0],
-            '者' => &[0xD5, 0xDF],
-            '姓' => &[0xD0, 0xD5],
-            '名' => &[0xC3, 0xFB],
-            '手' => &[0xCA, 0xD6],
-            '机' => &[0xBB, 0xFA],
-            '月' => &[0xD4, 0xC2],
-            '租' => &[0xD7, 0xE2],
-            '金' => &[0xBD, 0xF0],
-            '石' => &[0xCA, 0xAF],
-            '材' => &[0xB2, 0xC4],
-            '王' => &[0xCD, 0xF5],
-            '建' => &[0xBD, 0xA8],
-            '国' => &[0xB9, 0xFA],
-            '李' => &[0xC0, 0xEE],
-            '秀' => &[0xD0, 0xE3],
-            '张' => &[0xD5, 0xC5],
-            '三' => &[0xC8, 0xFD],
-            c if c.is_ascii() => {
-                out.push(c as u8);
-                continue;
-            }
-            other => panic!("add {other} to the GBK table"),
-        };
-        out.extend_from_slice(code);
-    }
-    out
+    e2e::gbk(&text)
 }
 
 fn write_temp(name: &str, bytes: &[u8]) -> String {
