@@ -91,7 +91,12 @@ impl AppError {
 
     /// 422 about the request as a whole rather than one field.
     pub fn unprocessable(code: &str, message_zh: &str, message_en: &str) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message_zh, message_en)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message_zh,
+            message_en,
+        )
     }
 
     /// 429: a limit that waiting lifts.

@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult};
 /// a shorter window.
 pub const WINDOW: Duration = Duration::hours(24);
 
-pub fn request_hash(parts: &[&str]) -> String {
+fn request_hash(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_be_bytes());
@@ -159,20 +159,43 @@ impl Reply {
     }
 }
 
-/// Runs `act` once per `(scope, key)` within `ttl`: a retry with the same
-/// key and `hash` gets the first reply (or the first refusal) back. Without
-/// a key, simply runs it.
-#[allow(clippy::too_many_arguments)]
+/// What identifies one request for [`once`]: its scope (the use case and
+/// who asks), the client's key, and a hash of the parts of the body that
+/// must match on a retry.
+pub struct Claim<'a> {
+    scope: String,
+    key: Option<&'a str>,
+    hash: String,
+    ttl: Duration,
+}
+
+impl<'a> Claim<'a> {
+    /// Answers for [`WINDOW`] unless [`Claim::within`] says otherwise.
+    pub fn new(scope: String, key: Option<&'a str>, body_parts: &[&str]) -> Self {
+        Self {
+            scope,
+            key,
+            hash: request_hash(body_parts),
+            ttl: WINDOW,
+        }
+    }
+
+    pub fn within(self, ttl: Duration) -> Self {
+        Self { ttl, ..self }
+    }
+}
+
+/// Runs `act` once per claim's `(scope, key)` within its window: a retry
+/// with the same key and body gets the first reply (or the first refusal)
+/// back. Without a key, simply runs it.
 pub fn once(
     conn: &mut DbConn,
     fields: &FieldCipher,
-    scope: &str,
-    key: Option<&str>,
-    hash: &str,
-    ttl: Duration,
+    claim: &Claim<'_>,
     act: impl FnOnce(&mut DbConn) -> AppResult<Reply>,
 ) -> AppResult<Reply> {
-    let Some(key) = key else {
+    let (scope, hash, ttl) = (claim.scope.as_str(), claim.hash.as_str(), claim.ttl);
+    let Some(key) = claim.key else {
         return act(conn);
     };
     // The stored token is bound to its key: it decrypts for no other row.
@@ -181,9 +204,7 @@ pub fn once(
         Begin::Replay(stored) => Ok(Reply {
             status: stored.status,
             body: stored.body,
-            session_token: stored
-                .secret_enc
-                .and_then(|s| fields.decrypt(&s, &context)),
+            session_token: stored.secret_enc.and_then(|s| fields.decrypt(&s, &context)),
         }),
         Begin::Claimed => match act(conn) {
             Ok(reply) => {

@@ -5,12 +5,12 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::auth::origin;
 use crate::auth::session::{self, MerchantSession};
-use crate::db;
-use crate::error::AppError;
+use crate::db::{self, DbConn};
+use crate::error::{AppError, AppResult};
 use crate::services::staff::{self, StaffSession};
 use crate::state::AppState;
 
@@ -87,15 +87,7 @@ impl FromRequestParts<AppState> for MerchantSession {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        origin::check(&parts.method, &parts.headers, &state.auth.public_origin)?;
-        let token = SessionCookie::Merchant
-            .token(&parts.headers)
-            .ok_or_else(AppError::unauthorized)?;
-        let found = db::run(&state.pool, move |conn| {
-            session::find(conn, &token, Utc::now())
-        })
-        .await?;
-        found.ok_or_else(AppError::unauthorized)
+        live_session(parts, state, SessionCookie::Merchant, session::find).await
     }
 }
 
@@ -105,16 +97,24 @@ impl FromRequestParts<AppState> for StaffSession {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        origin::check(&parts.method, &parts.headers, &state.auth.public_origin)?;
-        let token = SessionCookie::Staff
-            .token(&parts.headers)
-            .ok_or_else(AppError::unauthorized)?;
-        let found = db::run(&state.pool, move |conn| {
-            staff::session(conn, &token, Utc::now())
-        })
-        .await?;
-        found.ok_or_else(AppError::unauthorized)
+        live_session(parts, state, SessionCookie::Staff, staff::session).await
     }
+}
+
+/// The same-origin check, then the session named by `cookie`, looked up by
+/// `find` (token, now).
+async fn live_session<T: Send + 'static>(
+    parts: &Parts,
+    state: &AppState,
+    cookie: SessionCookie,
+    find: fn(&mut DbConn, &str, DateTime<Utc>) -> AppResult<Option<T>>,
+) -> Result<T, AppError> {
+    origin::check(&parts.method, &parts.headers, &state.auth.public_origin)?;
+    let token = cookie
+        .token(&parts.headers)
+        .ok_or_else(AppError::unauthorized)?;
+    let found = db::run(&state.pool, move |conn| find(conn, &token, Utc::now())).await?;
+    found.ok_or_else(AppError::unauthorized)
 }
 
 #[cfg(test)]

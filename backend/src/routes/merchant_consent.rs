@@ -177,7 +177,14 @@ async fn answer(
 ) -> AppResult<Response> {
     let auth = state.auth.clone();
     let reply = db::run(&state.pool, move |conn| {
-        apps::answer_once(conn, &auth.fields, &s.merchant_id, &req, key.get(), rid.get())
+        apps::answer_once(
+            conn,
+            &auth.fields,
+            &s.merchant_id,
+            &req,
+            key.get(),
+            rid.get(),
+        )
     })
     .await?;
     Ok(idempotency::respond(reply, state.auth.cookie_secure))

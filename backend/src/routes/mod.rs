@@ -20,10 +20,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
-        .nest(
-            "/m",
-            merchant::router().merge(merchant_consent::router()),
-        )
+        .nest("/m", merchant::router().merge(merchant_consent::router()))
         .nest("/staff", staff::router())
         .nest("/ops", ops::router())
         .nest("/manager", manager::router())

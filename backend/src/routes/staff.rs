@@ -43,7 +43,10 @@ async fn logout(
     rid: RequestId,
     s: StaffSession,
 ) -> AppResult<Response> {
-    db::run(&state.pool, move |conn| service::logout(conn, &s, rid.get())).await?;
+    db::run(&state.pool, move |conn| {
+        service::logout(conn, &s, rid.get())
+    })
+    .await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,

@@ -13,7 +13,7 @@ use shared::consent::{
 };
 use shared::decision::Outcome;
 
-use crate::auth::idempotency::{self, Reply};
+use crate::auth::idempotency::{self, Claim, Reply};
 use crate::auth::keys::FieldCipher;
 use crate::connectors::Consent;
 use crate::credit::schema::{consents, decisions as decision_rows};
@@ -21,8 +21,8 @@ use crate::db::schema::{applications, banks, pool_entries};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::decisions::{self, Subject};
 use crate::error::{AppError, AppResult};
-use crate::services::consent::{self, ClientInfo};
 use crate::services::audit::{audit, merchant_actor};
+use crate::services::consent::{self, ClientInfo};
 
 /// Reads the merchant's data under `consent_id` and decides. A consent that
 /// is withdrawn or expired is refused by the connectors (403, logged).
@@ -219,7 +219,6 @@ pub fn latest_application(
 /// Signs the letter, then reads the data under the new consent and decides:
 /// the merchant gets the answer in the same round trip. Once per
 /// `Idempotency-Key`.
-#[allow(clippy::too_many_arguments)]
 pub fn sign_and_decide(
     conn: &mut DbConn,
     fields: &FieldCipher,
@@ -231,31 +230,26 @@ pub fn sign_and_decide(
 ) -> AppResult<Reply> {
     let mut banks = req.bank_ids.clone();
     banks.sort();
-    let hash = idempotency::request_hash(&[
-        &req.letter_version,
-        &req.text_sha256,
-        &banks.join(","),
-        &req.language,
-    ]);
-    let scope = format!("consent:{merchant_id}");
-    idempotency::once(
-        conn,
-        fields,
-        &scope,
+    let claim = Claim::new(
+        format!("consent:{merchant_id}"),
         key,
-        &hash,
-        idempotency::WINDOW,
-        |conn| {
-            let sig = consent::validate(conn, req)?;
-            let now = Utc::now();
-            let signed = consent::sign(conn, merchant_id, &sig, client, now, request_id)?;
-            let decision = decide(conn, merchant_id, &signed.id, now)?;
-            Reply::ok(&SignResponse {
-                consent: signed,
-                decision,
-            })
-        },
-    )
+        &[
+            &req.letter_version,
+            &req.text_sha256,
+            &banks.join(","),
+            &req.language,
+        ],
+    );
+    idempotency::once(conn, fields, &claim, |conn| {
+        let sig = consent::validate(conn, req)?;
+        let now = Utc::now();
+        let signed = consent::sign(conn, merchant_id, &sig, client, now, request_id)?;
+        let decision = decide(conn, merchant_id, &signed.id, now)?;
+        Reply::ok(&SignResponse {
+            consent: signed,
+            decision,
+        })
+    })
 }
 
 /// [`answer`], once per `Idempotency-Key`.
@@ -267,17 +261,15 @@ pub fn answer_once(
     key: Option<&str>,
     request_id: Option<&str>,
 ) -> AppResult<Reply> {
-    let hash = idempotency::request_hash(&[&req.decision_id, &req.accept.to_string()]);
-    let scope = format!("application:{merchant_id}");
-    idempotency::once(
-        conn,
-        fields,
-        &scope,
+    let accept = req.accept.to_string();
+    let claim = Claim::new(
+        format!("application:{merchant_id}"),
         key,
-        &hash,
-        idempotency::WINDOW,
-        |conn| Reply::ok(&answer(conn, merchant_id, req, Utc::now(), request_id)?),
-    )
+        &[&req.decision_id, &accept],
+    );
+    idempotency::once(conn, fields, &claim, |conn| {
+        Reply::ok(&answer(conn, merchant_id, req, Utc::now(), request_id)?)
+    })
 }
 
 /// Accepts an offer into the pool ("not now" when `accept` is false). One

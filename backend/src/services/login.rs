@@ -9,7 +9,7 @@ use shared::ids::MobileNumber;
 use shared::merchant::{CodeInfo, MeResponse, OtpRequest, OtpSent, SessionRequest};
 
 use crate::auth::AuthState;
-use crate::auth::idempotency::{self, Reply};
+use crate::auth::idempotency::{self, Claim, Reply};
 use crate::auth::otp::{self, LoginContext};
 use crate::auth::session::{self, MerchantSession};
 use crate::auth::sms::{self, SmsMessage};
@@ -83,54 +83,49 @@ pub fn send_otp(
 ) -> AppResult<Reply> {
     let mobile = parse_mobile(&req.mobile)?;
     let code_ref = req.code.as_deref().filter(|c| !c.trim().is_empty());
-    let hash = idempotency::request_hash(&[mobile.as_str(), code_ref.unwrap_or("")]);
-    let scope = format!("otp:{mobile}");
-    idempotency::once(
-        conn,
-        &auth.fields,
-        &scope,
+    let claim = Claim::new(
+        format!("otp:{mobile}"),
         key,
-        &hash,
-        idempotency::WINDOW,
-        |conn| {
-            let context = match code_ref {
-                Some(code) => {
-                    let r = check_code(conn, auth, code.trim(), "otp", request_id)?;
-                    LoginContext {
-                        stall_id: r.stall.map(|s| s.id),
-                        market_id: Some(r.market.id),
-                    }
+        &[mobile.as_str(), code_ref.unwrap_or("")],
+    );
+    idempotency::once(conn, &auth.fields, &claim, |conn| {
+        let context = match code_ref {
+            Some(code) => {
+                let r = check_code(conn, auth, code.trim(), "otp", request_id)?;
+                LoginContext {
+                    stall_id: r.stall.map(|s| s.id),
+                    market_id: Some(r.market.id),
                 }
-                None => LoginContext::default(),
-            };
-            let now = Utc::now();
-            otp::reserve_send(conn, mobile.as_str(), now)?;
-            let code = otp::issue(conn, &auth.fields, mobile.as_str(), &context, now)?;
-            let minutes = (otp::CODE_TTL_SECONDS / 60) as u32;
-            auth.sms
-                .send(&SmsMessage {
-                    mobile: mobile.as_str(),
-                    code: &code,
-                    text: sms::login_text(&code, minutes),
-                })
-                .map_err(AppError::unavailable)?;
-            audit(
-                conn,
-                ANONYMOUS,
-                "otp.sent",
-                "mobile",
-                None,
-                context.market_id.as_deref(),
-                json!({ "mobile": mobile.masked(), "stall_id": context.stall_id }),
-                request_id,
-            )?;
-            Reply::ok(&OtpSent {
-                mobile_masked: mobile.masked(),
-                expires_in_seconds: otp::CODE_TTL_SECONDS as u32,
-                resend_after_seconds: otp::RESEND_SECONDS as u32,
+            }
+            None => LoginContext::default(),
+        };
+        let now = Utc::now();
+        otp::reserve_send(conn, mobile.as_str(), now)?;
+        let code = otp::issue(conn, &auth.fields, mobile.as_str(), &context, now)?;
+        let minutes = (otp::CODE_TTL_SECONDS / 60) as u32;
+        auth.sms
+            .send(&SmsMessage {
+                mobile: mobile.as_str(),
+                code: &code,
+                text: sms::login_text(&code, minutes),
             })
-        },
-    )
+            .map_err(AppError::unavailable)?;
+        audit(
+            conn,
+            ANONYMOUS,
+            "otp.sent",
+            "mobile",
+            None,
+            context.market_id.as_deref(),
+            json!({ "mobile": mobile.masked(), "stall_id": context.stall_id }),
+            request_id,
+        )?;
+        Reply::ok(&OtpSent {
+            mobile_masked: mobile.masked(),
+            expires_in_seconds: otp::CODE_TTL_SECONDS as u32,
+            resend_after_seconds: otp::RESEND_SECONDS as u32,
+        })
+    })
 }
 
 /// Checks the SMS code and opens a session for the merchant with that
@@ -159,12 +154,11 @@ pub fn create_session(
     let (Some(mobile), Some(code)) = (mobile, code) else {
         return Err(AppError::validation(errors));
     };
-    let hash = idempotency::request_hash(&[mobile.as_str(), &code]);
-    let scope = format!("session:{mobile}");
     // A replayed login hands out the same session again, so the window is
     // no longer than a code lives.
-    let ttl = Duration::seconds(otp::CODE_TTL_SECONDS);
-    idempotency::once(conn, &auth.fields, &scope, key, &hash, ttl, |conn| {
+    let claim = Claim::new(format!("session:{mobile}"), key, &[mobile.as_str(), &code])
+        .within(Duration::seconds(otp::CODE_TTL_SECONDS));
+    idempotency::once(conn, &auth.fields, &claim, |conn| {
         let now = Utc::now();
         let context = otp::verify(conn, &auth.fields, mobile.as_str(), &code, now)?;
         let merchant_id = merchant::login(conn, mobile.as_str(), &context)?;
