@@ -1,31 +1,15 @@
 //! Builds the one `Router` the server runs and the tests call: the API under
 //! `/api`, the SPA for everything else, and the middleware around both.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::Request;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
-use crate::db::{Backend, DbPool};
-
-/// Shared by every handler. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: DbPool,
-    pub config: Arc<Config>,
-    pub backend: Backend,
-    /// Newest migration applied at start-up.
-    pub migration: Arc<str>,
-    /// Merchant-side keys (stall codes, field encryption) and the SMS
-    /// sender: `AuthState::from_config(&config)`.
-    pub auth: Arc<crate::auth::AuthState>,
-}
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use crate::request::id::{self as request_id, HEADER as REQUEST_ID};
+use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let dist = state.config.dist_dir.clone();
@@ -34,10 +18,12 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(crate::web::spa(&dist))
         .with_state(state)
         .layer(
-            // Outermost first: the id is set before the span is made, so every
-            // log line of a request carries it, and it is echoed to the client
-            // for support calls ("quote this number").
+            // Outermost first: a client's id is kept only if acceptable, else
+            // a fresh one is made; it is set before the span is made, so every
+            // log line of a request carries it, and the same id is echoed to
+            // the client for support calls ("quote this number").
             tower::ServiceBuilder::new()
+                .map_request(request_id::drop_unacceptable)
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()

@@ -3,14 +3,14 @@
 //! is a few lines that call into the library.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::app::{AppState, router};
+use crate::app::router;
 use crate::config::Config;
 use crate::db::{self, Backend};
+use crate::state::AppState;
 
 #[derive(Parser)]
 #[command(name = "backend", version, about = "Market Code (市场码) server")]
@@ -257,27 +257,24 @@ fn stall_url(market: Option<&str>, stall: Option<&str>) -> Result<(), String> {
 
 fn serve() -> Result<(), String> {
     let config = Config::from_env()?;
-    let backend = Backend::from_url(&config.database_url);
     ensure_pg_database(&config.database_url)?;
-    let pool = db::connect(&config.database_url)?;
-    let migration = db::migrate(&pool)?;
-    tracing::info!(database = backend.name(), %migration, "database ready");
-    let state = AppState {
-        pool,
-        config: Arc::new(config.clone()),
-        backend,
-        migration: migration.into(),
-        auth: Arc::new(crate::auth::AuthState::from_config(&config)?),
-    };
+    let addr = config.addr;
+    let state = AppState::open(config)?;
+    tracing::info!(
+        database = state.backend.name(),
+        migration = %state.migration,
+        "database ready"
+    );
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.addr)
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         // `cargo xtask test` reads this line to learn an ephemeral port.
         println!("listening on http://{addr}");
-        // The peer address is kept with each signed consent.
+        // The peer address is kept with each signed consent (or, from a
+        // trusted proxy, tells `request::client` to read X-Forwarded-For).
         let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())

@@ -77,16 +77,31 @@ impl AppError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "请先登录",
-            "Please log in first",
-        )
+        Self::unauthorized_as("unauthorized", "请先登录", "Please log in first")
+    }
+
+    /// 401 with its own code (e.g. wrong credentials).
+    pub fn unauthorized_as(code: &str, message_zh: &str, message_en: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message_zh, message_en)
     }
 
     pub fn conflict(code: &str, message_zh: &str, message_en: &str) -> Self {
         Self::new(StatusCode::CONFLICT, code, message_zh, message_en)
+    }
+
+    /// 422 about the request as a whole rather than one field.
+    pub fn unprocessable(code: &str, message_zh: &str, message_en: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message_zh,
+            message_en,
+        )
+    }
+
+    /// 429: a limit that waiting lifts.
+    pub fn too_many_requests(code: &str, message_zh: &str, message_en: &str) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, message_zh, message_en)
     }
 
     /// A failure of ours, not the client's: the cause goes to the log only.

@@ -1,9 +1,12 @@
 //! Market Code server library. `main.rs` is a shim over [`cli::main`]; tests
-//! build the router with [`app::router`].
+//! build the router with [`app::router`] over a [`state::AppState`].
 //!
-//! Where a request goes: `app.rs` (router, middleware) → `routes/<caller>.rs`
-//! (extract, authorize, call a service) → `services/` (one use case each) →
-//! `db/` (schema, connections, migrations).
+//! Where a request goes, and the only direction imports go: `app.rs`
+//! (router, middleware) → `routes/<caller>.rs` (extract, authorize, call a
+//! service) with `request/` (the extractors) → `services/` (one use case
+//! each) → `auth/`, `connectors/`, `decision/`, … → `db/`. Nothing below
+//! `routes` imports `routes`, `app` or `request`; `services` never touch
+//! HTTP types.
 
 pub mod app;
 pub mod auth;
@@ -16,10 +19,12 @@ pub mod decision;
 pub mod decisions;
 pub mod error;
 pub mod passwords;
+pub mod request;
 pub mod routes;
 pub mod seed;
 pub mod services;
 pub mod stall_codes;
+pub mod state;
 pub mod web;
 
 pub use error::{AppError, AppResult};

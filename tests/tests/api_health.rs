@@ -115,3 +115,32 @@ async fn hashed_assets_are_cached_for_a_year_and_served_gzipped() {
         Some("gzip")
     );
 }
+
+/// Over a real socket: a client's request id is echoed only when it is 1 to
+/// 64 characters of `[A-Za-z0-9-]`; otherwise the server answers with one of
+/// its own. (What reaches the audit log: `backend/tests/request_context.rs`.)
+#[tokio::test]
+async fn a_client_request_id_is_echoed_only_when_plain_and_short() {
+    async fn echoed(id: &str) -> String {
+        let res = e2e::client()
+            .get(e2e::url("/api/health"))
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.headers()["x-request-id"].to_str().unwrap().to_owned()
+    }
+    let good = "support-2026-a1b2c3";
+    assert_eq!(echoed(good).await, good);
+    for bad in ["x".repeat(65), "two words".into(), "quote\"d".into()] {
+        let id = echoed(&bad).await;
+        assert_ne!(id, bad);
+        assert!(
+            !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "{id:?}"
+        );
+    }
+}

@@ -5,37 +5,25 @@
 //! The key is claimed with an INSERT before acting (the primary key decides
 //! between concurrent twins: the loser gets 409), and the response is stored
 //! after. Failures that a retry might cure (5xx, 429) release the claim.
+//!
+//! This is the stored part, free of HTTP types: [`once`] runs a use case and
+//! returns a [`Reply`]. Reading the header and turning a reply into a
+//! response is `request::idempotency`'s.
 
-use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::keys::FieldCipher;
 use crate::db::schema::idempotency_keys;
 use crate::db::{DbConn, timestamp};
 use crate::error::{AppError, AppResult};
 
-pub const HEADER: &str = "idempotency-key";
-const MAX_KEY_LEN: usize = 100;
+/// How long a key answers with its first response, unless a use case needs
+/// a shorter window.
+pub const WINDOW: Duration = Duration::hours(24);
 
-/// The header's value, if sent; a malformed one is a 400, not ignored, so a
-/// client never believes it is protected when it is not.
-pub fn key_from(headers: &HeaderMap) -> AppResult<Option<String>> {
-    let Some(value) = headers.get(HEADER) else {
-        return Ok(None);
-    };
-    let key = value.to_str().ok().map(str::trim).unwrap_or_default();
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AppError::bad_request(
-            "idempotency_key_invalid",
-            "Idempotency-Key 须为1至100个可见ASCII字符",
-            "Idempotency-Key must be 1 to 100 visible ASCII characters",
-        ));
-    }
-    Ok(Some(key.to_owned()))
-}
-
-pub fn request_hash(parts: &[&str]) -> String {
+fn request_hash(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_be_bytes());
@@ -47,7 +35,7 @@ pub fn request_hash(parts: &[&str]) -> String {
 /// A stored first response.
 #[derive(Debug, Clone)]
 pub struct Stored {
-    pub status: StatusCode,
+    pub status: u16,
     pub body: String,
     pub secret_enc: Option<String>,
 }
@@ -104,17 +92,16 @@ pub fn begin(
             ))
             .first(conn)?;
     if stored_hash != hash {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(AppError::unprocessable(
             "idempotency_key_reused",
             "该 Idempotency-Key 已用于另一个请求",
             "This Idempotency-Key was already used for a different request",
         ));
     }
+    // 0 marks a claim whose request is still running.
     let status = u16::try_from(status)
         .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .filter(|s| s.as_u16() >= 200);
+        .filter(|s| (200..1000).contains(s));
     match status {
         Some(status) => Ok(Begin::Replay(Stored {
             status,
@@ -131,14 +118,14 @@ pub fn begin(
 
 /// Whether a response is kept for replay. A retry might cure 5xx and 429;
 /// anything else it would only repeat.
-pub fn keeps(status: StatusCode) -> bool {
-    !status.is_server_error() && status != StatusCode::TOO_MANY_REQUESTS
+pub fn keeps(status: u16) -> bool {
+    !(500..600).contains(&status) && status != 429
 }
 
 pub fn finish(conn: &mut DbConn, scope: &str, key: &str, stored: &Stored) -> AppResult<()> {
     diesel::update(idempotency_keys::table.find((scope, key)))
         .set((
-            idempotency_keys::status.eq(i32::from(stored.status.as_u16())),
+            idempotency_keys::status.eq(i32::from(stored.status)),
             idempotency_keys::body.eq(&stored.body),
             idempotency_keys::secret_enc.eq(&stored.secret_enc),
         ))
@@ -151,26 +138,123 @@ pub fn release(conn: &mut DbConn, scope: &str, key: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// What a use case answered, kept for an idempotent replay: a status, a
+/// JSON body, and the token of a session it opened (stored encrypted, set as
+/// the cookie again on a replay).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub session_token: Option<String>,
+}
+
+impl Reply {
+    /// 200 with `body` as JSON.
+    pub fn ok(body: &impl serde::Serialize) -> AppResult<Self> {
+        Ok(Self {
+            status: 200,
+            body: serde_json::to_string(body).map_err(AppError::internal)?,
+            session_token: None,
+        })
+    }
+}
+
+/// What identifies one request for [`once`]: its scope (the use case and
+/// who asks), the client's key, and a hash of the parts of the body that
+/// must match on a retry.
+pub struct Claim<'a> {
+    scope: String,
+    key: Option<&'a str>,
+    hash: String,
+    ttl: Duration,
+}
+
+impl<'a> Claim<'a> {
+    /// Answers for [`WINDOW`] unless [`Claim::within`] says otherwise.
+    pub fn new(scope: String, key: Option<&'a str>, body_parts: &[&str]) -> Self {
+        Self {
+            scope,
+            key,
+            hash: request_hash(body_parts),
+            ttl: WINDOW,
+        }
+    }
+
+    pub fn within(self, ttl: Duration) -> Self {
+        Self { ttl, ..self }
+    }
+}
+
+/// Runs `act` once per claim's `(scope, key)` within its window: a retry
+/// with the same key and body gets the first reply (or the first refusal)
+/// back. Without a key, simply runs it.
+pub fn once(
+    conn: &mut DbConn,
+    fields: &FieldCipher,
+    claim: &Claim<'_>,
+    act: impl FnOnce(&mut DbConn) -> AppResult<Reply>,
+) -> AppResult<Reply> {
+    let (scope, hash, ttl) = (claim.scope.as_str(), claim.hash.as_str(), claim.ttl);
+    let Some(key) = claim.key else {
+        return act(conn);
+    };
+    // The stored token is bound to its key: it decrypts for no other row.
+    let context = format!("idempotency\n{scope}\n{key}");
+    match begin(conn, scope, key, hash, ttl, Utc::now())? {
+        Begin::Replay(stored) => Ok(Reply {
+            status: stored.status,
+            body: stored.body,
+            session_token: stored.secret_enc.and_then(|s| fields.decrypt(&s, &context)),
+        }),
+        Begin::Claimed => match act(conn) {
+            Ok(reply) => {
+                let stored = Stored {
+                    status: reply.status,
+                    body: reply.body.clone(),
+                    secret_enc: reply
+                        .session_token
+                        .as_ref()
+                        .map(|t| fields.encrypt(t, &context)),
+                };
+                finish(conn, scope, key, &stored)?;
+                Ok(reply)
+            }
+            Err(e) => {
+                let status = e.status.as_u16();
+                if keeps(status) {
+                    let body = serde_json::to_string(&e.body).map_err(AppError::internal)?;
+                    let stored = Stored {
+                        status,
+                        body,
+                        secret_enc: None,
+                    };
+                    finish(conn, scope, key, &stored)?;
+                } else {
+                    release(conn, scope, key)?;
+                }
+                Err(e)
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn header_values() {
-        let mut h = HeaderMap::new();
-        assert_eq!(key_from(&h).unwrap(), None);
-        h.insert(HEADER, HeaderValue::from_static("abc-123"));
-        assert_eq!(key_from(&h).unwrap().as_deref(), Some("abc-123"));
-        h.insert(HEADER, HeaderValue::from_static(""));
-        assert!(key_from(&h).is_err());
-        h.insert(HEADER, HeaderValue::from_str(&"k".repeat(101)).unwrap());
-        assert!(key_from(&h).is_err());
-    }
 
     #[test]
     fn hashes_frame_their_parts() {
         assert_ne!(request_hash(&["ab", "c"]), request_hash(&["a", "bc"]));
         assert_eq!(request_hash(&["a"]), request_hash(&["a"]));
+    }
+
+    #[test]
+    fn only_what_a_retry_cannot_cure_is_kept() {
+        for kept in [200, 400, 403, 404, 409, 422] {
+            assert!(keeps(kept), "{kept}");
+        }
+        for released in [429, 500, 503] {
+            assert!(!keeps(released), "{released}");
+        }
     }
 }

@@ -2,11 +2,8 @@
 //! this is the second lock, for browsers that ignore SameSite and for the
 //! login endpoints that run before any cookie exists.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 
-use crate::app::AppState;
 use crate::error::AppError;
 
 /// `scheme://host[:port]` of a URL, lowercased, without path.
@@ -54,18 +51,6 @@ pub fn check(method: &Method, headers: &HeaderMap, public_origin: &str) -> Resul
         }
     }
     Ok(())
-}
-
-/// Extracting this refuses a cross-site state-changing request.
-pub struct SameOrigin;
-
-impl FromRequestParts<AppState> for SameOrigin {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        check(&parts.method, &parts.headers, &state.auth.public_origin)?;
-        Ok(Self)
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! which is atomic on SQLite and PostgreSQL alike: two hundred concurrent
 //! guesses cannot evaluate more than [`MAX_ATTEMPTS`] of them.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use rand::Rng;
@@ -26,10 +25,6 @@ pub const MAX_ATTEMPTS: i32 = 5;
 pub struct LoginContext {
     pub stall_id: Option<String>,
     pub market_id: Option<String>,
-}
-
-fn too_many(code: &str, zh: &str, en: &str) -> AppError {
-    AppError::new(StatusCode::TOO_MANY_REQUESTS, code, zh, en)
 }
 
 /// Claims one send for `mobile`: at most one a minute and
@@ -93,7 +88,7 @@ pub fn reserve_send(conn: &mut DbConn, mobile: &str, now: DateTime<Utc>) -> AppR
         .select((otp_send_limits::last_sent_at, otp_send_limits::window_count))
         .first(conn)?;
     if count >= SENDS_PER_DAY {
-        return Err(too_many(
+        return Err(AppError::too_many_requests(
             "otp_daily_limit",
             "今天获取验证码的次数已达上限，请明天再试",
             "Too many codes requested for this number today; please try again tomorrow",
@@ -106,7 +101,7 @@ pub fn reserve_send(conn: &mut DbConn, mobile: &str, now: DateTime<Utc>) -> AppR
                 .max(1)
         })
         .unwrap_or(RESEND_SECONDS);
-    let mut e = too_many(
+    let mut e = AppError::too_many_requests(
         "otp_too_soon",
         "验证码已发送，请稍后再获取",
         "A code was just sent; please wait before asking for another",
@@ -170,7 +165,7 @@ fn wrong_code(remaining: i32) -> AppError {
 }
 
 fn locked() -> AppError {
-    too_many(
+    AppError::too_many_requests(
         "otp_locked",
         "验证码错误次数过多，请重新获取验证码",
         "Too many wrong tries for this code; please ask for a new one",

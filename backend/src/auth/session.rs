@@ -1,20 +1,16 @@
 //! Merchant sessions: a 128-bit random token in an HttpOnly, SameSite=Strict
-//! cookie; the database keeps only its SHA-256, so a copy of the table opens
-//! nothing.
+//! cookie (set and read in `request::session`); the database keeps only its
+//! SHA-256, so a copy of the table opens nothing.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::db::schema::sessions;
-use crate::db::{self, DbConn, new_id, timestamp};
-use crate::error::{AppError, AppResult};
+use crate::db::{DbConn, new_id, timestamp};
+use crate::error::AppResult;
 
 pub const COOKIE_NAME: &str = "mc_session";
 /// A working day on a market floor; the merchant logs in again tomorrow.
@@ -59,45 +55,8 @@ pub fn create(conn: &mut DbConn, merchant_id: &str, now: DateTime<Utc>) -> AppRe
     Ok(NewSession { token, expires_at })
 }
 
-/// `Set-Cookie` for a new session. Path `/api`: only API calls need it.
-pub fn set_cookie(token: &str, secure: bool) -> HeaderValue {
-    named_cookie(COOKIE_NAME, token, SESSION_HOURS * 3600, secure)
-}
-
-pub fn clear_cookie(secure: bool) -> HeaderValue {
-    named_cookie(COOKIE_NAME, "", 0, secure)
-}
-
-/// A session cookie of any name (staff sessions use their own); an empty
-/// token with `max_age` 0 clears it.
-pub fn named_cookie(name: &str, token: &str, max_age: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={token}; Path=/api; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .expect("name and token are ascii")
-}
-
-/// The session token from the `Cookie` headers, if any.
-pub fn token_from(headers: &HeaderMap) -> Option<String> {
-    named_token_from(headers, COOKIE_NAME)
-}
-
-/// The token in the cookie called `name`, if any.
-pub fn named_token_from(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim().to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 64)
-}
-
-/// A logged-in merchant. Extracting it refuses a request without a live
-/// session (401) and a cross-site state-changing request (403).
+/// A logged-in merchant: what the `request::MerchantSession` extractor
+/// yields (it refuses a request without a live session).
 #[derive(Debug, Clone)]
 pub struct MerchantSession {
     pub session_id: String,
@@ -105,74 +64,26 @@ pub struct MerchantSession {
     pub expires_at: String,
 }
 
-impl FromRequestParts<AppState> for MerchantSession {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        super::origin::check(&parts.method, &parts.headers, &state.auth.public_origin)?;
-        let token = token_from(&parts.headers).ok_or_else(AppError::unauthorized)?;
-        let hash = token_hash(&token);
-        let now = timestamp(Utc::now());
-        let found = db::run(&state.pool, move |conn| {
-            Ok(sessions::table
-                .filter(sessions::token_hash.eq(hash))
-                .filter(sessions::expires_at.gt(now))
-                .select((sessions::id, sessions::merchant_id, sessions::expires_at))
-                .first::<(String, String, String)>(conn)
-                .optional()?)
-        })
-        .await?;
-        let (session_id, merchant_id, expires_at) = found.ok_or_else(AppError::unauthorized)?;
-        Ok(Self {
+/// The live session holding `token`, if any.
+pub fn find(
+    conn: &mut DbConn,
+    token: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Option<MerchantSession>> {
+    Ok(sessions::table
+        .filter(sessions::token_hash.eq(token_hash(token)))
+        .filter(sessions::expires_at.gt(timestamp(now)))
+        .select((sessions::id, sessions::merchant_id, sessions::expires_at))
+        .first::<(String, String, String)>(conn)
+        .optional()?
+        .map(|(session_id, merchant_id, expires_at)| MerchantSession {
             session_id,
             merchant_id,
             expires_at,
-        })
-    }
+        }))
 }
 
 pub fn delete(conn: &mut DbConn, session_id: &str) -> AppResult<()> {
     diesel::delete(sessions::table.find(session_id)).execute(conn)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookie_attributes() {
-        let c = set_cookie("abc", true);
-        let c = c.to_str().unwrap();
-        for attr in [
-            "mc_session=abc",
-            "HttpOnly",
-            "SameSite=Strict",
-            "Secure",
-            "Max-Age=43200",
-        ] {
-            assert!(c.contains(attr), "{c} lacks {attr}");
-        }
-        assert!(
-            !set_cookie("abc", false)
-                .to_str()
-                .unwrap()
-                .contains("Secure")
-        );
-        assert!(clear_cookie(false).to_str().unwrap().contains("Max-Age=0"));
-    }
-
-    #[test]
-    fn token_is_found_among_other_cookies() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; mc_session=tok; b=2"),
-        );
-        assert_eq!(token_from(&h).as_deref(), Some("tok"));
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("xmc_session=tok"));
-        assert_eq!(token_from(&h), None);
-        assert_eq!(token_from(&HeaderMap::new()), None);
-    }
 }

@@ -6,9 +6,9 @@ use axum::routing::get;
 use diesel::prelude::*;
 use shared::api::HealthResponse;
 
-use crate::app::AppState;
 use crate::db::{self, schema::markets};
 use crate::error::{ApiJson, AppResult};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health))

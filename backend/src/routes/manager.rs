@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -16,13 +16,13 @@ use shared::manager::{
     STATUS_INACTIVE, StallCard, StallImportPreview, StallInput, StallList, StallView,
 };
 
-use crate::app::AppState;
 use crate::db;
 use crate::error::{ApiJson, AppError, AppResult};
+use crate::request::{RequestId, StaffSession};
 use crate::services::dashboard::{self, Dashboard};
-use crate::services::staff::{StaffSession, request_id};
 use crate::services::stalls::{self, StallFilter};
 use crate::services::{rent_ledger, stall_import};
+use crate::state::AppState;
 
 /// Uploads: 10,000 stalls are about 1 MB; room for a year of rent rows.
 const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
@@ -91,15 +91,14 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     q: Result<Query<MarketQuery>, QueryRejection>,
     ApiJson(input): ApiJson<StallInput>,
 ) -> AppResult<ApiJson<StallView>> {
     let market = scope(&s, q)?;
-    let rid = request_id(&headers);
     db::run(&state.pool, move |conn| {
-        stalls::create(conn, &market, &s.actor(), &input, rid.as_deref())
+        stalls::create(conn, &market, &s.actor(), &input, rid.get())
     })
     .await
     .map(ApiJson)
@@ -121,16 +120,15 @@ async fn one(
 
 async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     Path(id): Path<String>,
     q: Result<Query<MarketQuery>, QueryRejection>,
     ApiJson(input): ApiJson<StallInput>,
 ) -> AppResult<ApiJson<StallView>> {
     let market = scope(&s, q)?;
-    let rid = request_id(&headers);
     db::run(&state.pool, move |conn| {
-        stalls::update(conn, &market, &id, &s.actor(), &input, rid.as_deref())
+        stalls::update(conn, &market, &id, &s.actor(), &input, rid.get())
     })
     .await
     .map(ApiJson)
@@ -138,16 +136,15 @@ async fn update(
 
 async fn set_status(
     state: AppState,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     id: String,
     q: Result<Query<MarketQuery>, QueryRejection>,
     status: &'static str,
 ) -> AppResult<ApiJson<StallView>> {
     let market = scope(&s, q)?;
-    let rid = request_id(&headers);
     db::run(&state.pool, move |conn| {
-        stalls::set_status(conn, &market, &id, &s.actor(), status, rid.as_deref())
+        stalls::set_status(conn, &market, &id, &s.actor(), status, rid.get())
     })
     .await
     .map(ApiJson)
@@ -155,33 +152,32 @@ async fn set_status(
 
 async fn deactivate(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     Path(id): Path<String>,
     q: Result<Query<MarketQuery>, QueryRejection>,
 ) -> AppResult<ApiJson<StallView>> {
-    set_status(state, headers, s, id, q, STATUS_INACTIVE).await
+    set_status(state, rid, s, id, q, STATUS_INACTIVE).await
 }
 
 async fn activate(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     Path(id): Path<String>,
     q: Result<Query<MarketQuery>, QueryRejection>,
 ) -> AppResult<ApiJson<StallView>> {
-    set_status(state, headers, s, id, q, STATUS_ACTIVE).await
+    set_status(state, rid, s, id, q, STATUS_ACTIVE).await
 }
 
 async fn reissue(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     Path(id): Path<String>,
     q: Result<Query<MarketQuery>, QueryRejection>,
 ) -> AppResult<ApiJson<StallCard>> {
     let market = scope(&s, q)?;
-    let rid = request_id(&headers);
     let auth = state.auth.clone();
     let public_url = state.config.public_url.clone();
     db::run(&state.pool, move |conn| {
@@ -192,7 +188,7 @@ async fn reissue(
             &market,
             &id,
             &s.actor(),
-            rid.as_deref(),
+            rid.get(),
         )
     })
     .await
@@ -276,15 +272,14 @@ async fn import_preview(
 
 async fn import_commit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     q: Result<Query<MarketQuery>, QueryRejection>,
     body: Bytes,
 ) -> AppResult<ApiJson<ImportResult>> {
     let market = scope(&s, q)?;
-    let rid = request_id(&headers);
     db::run(&state.pool, move |conn| {
-        stall_import::commit(conn, &market, &s.actor(), &body, rid.as_deref())
+        stall_import::commit(conn, &market, &s.actor(), &body, rid.get())
     })
     .await
     .map(ApiJson)
@@ -306,15 +301,14 @@ async fn rent_preview(
 
 async fn rent_commit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     q: Result<Query<MarketQuery>, QueryRejection>,
     body: Bytes,
 ) -> AppResult<ApiJson<RentImportResult>> {
     let market = scope(&s, q)?;
-    let rid = request_id(&headers);
     db::run(&state.pool, move |conn| {
-        rent_ledger::commit(conn, &market, &s.actor(), &body, rid.as_deref())
+        rent_ledger::commit(conn, &market, &s.actor(), &body, rid.get())
     })
     .await
     .map(ApiJson)

@@ -1,6 +1,6 @@
 //! `/api/m/...` after the profile: the letter, signing and withdrawing
 //! consents, the decision, and the application to the candidate pool.
-//! Merged into the merchant router (same caller, same session).
+//! Served under `/api/m` beside `merchant.rs` (same caller, same session).
 //!
 //! | method | path | |
 //! |---|---|---|
@@ -14,28 +14,23 @@
 //! | POST | `/applications` | accept or "not now" (Idempotency-Key) |
 //! | GET | `/application`, `/applications/{id}` | latest / one application |
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use shared::consent::{
     ApplicationRequest, ApplicationView, ConsentView, DataRead, DecideRequest, Letter,
-    MerchantDecision, SignRequest, SignResponse,
+    MerchantDecision, SignRequest,
 };
 
-use super::merchant::{Outcome, idempotent, request_id};
-use crate::app::AppState;
-use crate::auth::idempotency;
-use crate::auth::session::MerchantSession;
 use crate::db;
 use crate::error::{ApiJson, AppError, AppResult};
+use crate::request::{ClientInfo, IdempotencyKey, MerchantSession, RequestId, idempotency};
 use crate::services::applications as apps;
-use crate::services::consent::{self, ClientInfo};
+use crate::services::consent;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,43 +45,6 @@ pub fn router() -> Router<AppState> {
         .route("/applications", post(answer))
         .route("/applications/{id}", get(one_application))
         .route("/application", get(latest_application))
-}
-
-/// The signer's address and user agent, kept with the consent as evidence.
-/// Behind a reverse proxy on the same host the peer is loopback, so its
-/// forwarding header is believed then and only then.
-struct Client(ClientInfo);
-
-impl<S: Send + Sync> FromRequestParts<S> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .or_else(|| parts.headers.get("x-real-ip"))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
-        let ip = match (peer, forwarded) {
-            (Some(p), Some(f)) if p.is_loopback() => f,
-            (Some(p), _) => p.to_string(),
-            (None, Some(f)) => f,
-            (None, None) => "unknown".to_owned(),
-        };
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        Ok(Client(ClientInfo { ip, user_agent }))
-    }
 }
 
 async fn letter(State(state): State<AppState>, _: MerchantSession) -> AppResult<ApiJson<Letter>> {
@@ -116,62 +74,39 @@ async fn one_consent(
     .map(ApiJson)
 }
 
-/// Signs the letter, then reads the data under the new consent and decides:
-/// the merchant gets the answer in the same round trip.
+/// Signs the letter and decides in the same round trip.
 async fn sign(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: MerchantSession,
-    Client(client): Client,
+    client: ClientInfo,
+    key: IdempotencyKey,
     ApiJson(req): ApiJson<SignRequest>,
 ) -> AppResult<Response> {
-    let key = idempotency::key_from(&headers)?;
-    let rid = request_id(&headers);
-    let mut banks = req.bank_ids.clone();
-    banks.sort();
-    let hash = idempotency::request_hash(&[
-        &req.letter_version,
-        &req.text_sha256,
-        &banks.join(","),
-        &req.language,
-    ]);
-    let scope = format!("consent:{}", s.merchant_id);
     let auth = state.auth.clone();
-    let for_response = auth.clone();
-    let outcome = db::run(&state.pool, move |conn| {
-        idempotent(
+    let reply = db::run(&state.pool, move |conn| {
+        apps::sign_and_decide(
             conn,
-            &auth,
-            &scope,
-            key.as_deref(),
-            &hash,
-            Duration::hours(24),
-            |conn| {
-                let sig = consent::validate(conn, &req)?;
-                let now = Utc::now();
-                let signed =
-                    consent::sign(conn, &s.merchant_id, &sig, &client, now, rid.as_deref())?;
-                let decision = apps::decide(conn, &s.merchant_id, &signed.id, now)?;
-                Outcome::ok(&SignResponse {
-                    consent: signed,
-                    decision,
-                })
-            },
+            &auth.fields,
+            &s.merchant_id,
+            &req,
+            &client,
+            key.get(),
+            rid.get(),
         )
     })
     .await?;
-    Ok(outcome.into_response(&for_response))
+    Ok(idempotency::respond(reply, state.auth.cookie_secure))
 }
 
 async fn withdraw(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: MerchantSession,
     Path(id): Path<String>,
 ) -> AppResult<ApiJson<ConsentView>> {
-    let rid = request_id(&headers);
     db::run(&state.pool, move |conn| {
-        consent::withdraw(conn, &s.merchant_id, &id, Utc::now(), rid.as_deref())
+        consent::withdraw(conn, &s.merchant_id, &id, Utc::now(), rid.get())
     })
     .await
     .map(ApiJson)
@@ -235,32 +170,24 @@ async fn decide_again(
 
 async fn answer(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: MerchantSession,
+    key: IdempotencyKey,
     ApiJson(req): ApiJson<ApplicationRequest>,
 ) -> AppResult<Response> {
-    let key = idempotency::key_from(&headers)?;
-    let rid = request_id(&headers);
-    let hash = idempotency::request_hash(&[&req.decision_id, &req.accept.to_string()]);
-    let scope = format!("application:{}", s.merchant_id);
     let auth = state.auth.clone();
-    let for_response = auth.clone();
-    let outcome = db::run(&state.pool, move |conn| {
-        idempotent(
+    let reply = db::run(&state.pool, move |conn| {
+        apps::answer_once(
             conn,
-            &auth,
-            &scope,
-            key.as_deref(),
-            &hash,
-            Duration::hours(24),
-            |conn| {
-                let view = apps::answer(conn, &s.merchant_id, &req, Utc::now(), rid.as_deref())?;
-                Outcome::ok(&view)
-            },
+            &auth.fields,
+            &s.merchant_id,
+            &req,
+            key.get(),
+            rid.get(),
         )
     })
     .await?;
-    Ok(outcome.into_response(&for_response))
+    Ok(idempotency::respond(reply, state.auth.cookie_secure))
 }
 
 async fn one_application(

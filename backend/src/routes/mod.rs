@@ -1,5 +1,9 @@
-//! The API, one module per caller. Each exposes `router()`; they are merged
-//! here and nowhere else, so this file is the map of every endpoint.
+//! The API, one module per caller (or per stage of a caller's journey).
+//! Each exposes `router()`; they are merged and nested here and nowhere
+//! else, so this file is the map of every endpoint.
+//!
+//! A handler extracts (`request::…`, `ApiJson`), authorizes, calls one
+//! service and shapes the response.
 
 mod health;
 mod manager;
@@ -10,13 +14,13 @@ mod staff;
 
 use axum::Router;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
-        .nest("/m", merchant::router())
+        .nest("/m", merchant::router().merge(merchant_consent::router()))
         .nest("/staff", staff::router())
         .nest("/ops", ops::router())
         .nest("/manager", manager::router())

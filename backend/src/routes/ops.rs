@@ -4,14 +4,14 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::routing::get;
 use shared::manager::{MarketInput, MarketView, StaffUserInput, StaffUserView};
 
-use crate::app::AppState;
 use crate::db;
 use crate::error::{ApiJson, AppResult};
-use crate::services::staff::{self as service, StaffSession};
+use crate::request::{RequestId, StaffSession};
+use crate::services::staff as service;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,14 +37,13 @@ async fn markets(
 
 async fn create_market(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     ApiJson(input): ApiJson<MarketInput>,
 ) -> AppResult<ApiJson<MarketView>> {
     s.require_operator()?;
-    let rid = service::request_id(&headers);
     db::run(&state.pool, move |conn| {
-        service::create_market(conn, &s, &input, rid.as_deref())
+        service::create_market(conn, &s, &input, rid.get())
     })
     .await
     .map(ApiJson)
@@ -60,14 +59,13 @@ async fn users(
 
 async fn create_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
     ApiJson(input): ApiJson<StaffUserInput>,
 ) -> AppResult<ApiJson<StaffUserView>> {
     s.require_operator()?;
-    let rid = service::request_id(&headers);
     db::run(&state.pool, move |conn| {
-        service::create_user(conn, &s.actor(), &input, rid.as_deref())
+        service::create_user(conn, &s.actor(), &input, rid.get())
     })
     .await
     .map(ApiJson)

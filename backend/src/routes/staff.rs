@@ -3,17 +3,16 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use shared::manager::{StaffLogin, StaffMe};
 
-use crate::app::AppState;
-use crate::auth::origin::SameOrigin;
-use crate::auth::session::named_cookie;
 use crate::db;
 use crate::error::{ApiJson, AppResult};
-use crate::services::staff::{self as service, COOKIE_NAME, SESSION_HOURS, StaffSession};
+use crate::request::{RequestId, SameOrigin, SessionCookie, StaffSession};
+use crate::services::staff as service;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,41 +23,34 @@ pub fn router() -> Router<AppState> {
 async fn login(
     State(state): State<AppState>,
     _: SameOrigin,
-    headers: HeaderMap,
+    rid: RequestId,
     ApiJson(req): ApiJson<StaffLogin>,
 ) -> AppResult<Response> {
-    let rid = service::request_id(&headers);
     let done = db::run(&state.pool, move |conn| {
-        service::login(conn, &req.username, &req.password, rid.as_deref())
+        service::login(conn, &req.username, &req.password, rid.get())
     })
     .await?;
-    let mut res = axum::Json(done.me).into_response();
+    let mut res = ApiJson(done.me).into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        named_cookie(
-            COOKIE_NAME,
-            &done.token,
-            SESSION_HOURS * 3600,
-            state.auth.cookie_secure,
-        ),
+        SessionCookie::Staff.set(&done.token, state.auth.cookie_secure),
     );
     Ok(res)
 }
 
 async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    rid: RequestId,
     s: StaffSession,
 ) -> AppResult<Response> {
-    let rid = service::request_id(&headers);
     db::run(&state.pool, move |conn| {
-        service::logout(conn, &s, rid.as_deref())
+        service::logout(conn, &s, rid.get())
     })
     .await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        named_cookie(COOKIE_NAME, "", 0, state.auth.cookie_secure),
+        SessionCookie::Staff.clear(state.auth.cookie_secure),
     );
     Ok(res)
 }

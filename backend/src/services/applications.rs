@@ -9,18 +9,20 @@ use diesel::prelude::*;
 use serde_json::json;
 use shared::consent::{
     ApplicationRequest, ApplicationView, MerchantDecision, NextStep, OFFER_VALID_DAYS,
-    PoolEntryView, RETRY_AFTER_DAYS,
+    PoolEntryView, RETRY_AFTER_DAYS, SignRequest, SignResponse,
 };
 use shared::decision::Outcome;
 
+use crate::auth::idempotency::{self, Claim, Reply};
+use crate::auth::keys::FieldCipher;
 use crate::connectors::Consent;
 use crate::credit::schema::{consents, decisions as decision_rows};
 use crate::db::schema::{applications, banks, pool_entries};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::decisions::{self, Subject};
 use crate::error::{AppError, AppResult};
-use crate::services::consent;
-use crate::services::merchant::{actor, audit};
+use crate::services::audit::{audit, merchant_actor};
+use crate::services::consent::{self, ClientInfo};
 
 /// Reads the merchant's data under `consent_id` and decides. A consent that
 /// is withdrawn or expired is refused by the connectors (403, logged).
@@ -34,7 +36,7 @@ pub fn decide(
     let birth_date = birth.and_then(|b| b.parse::<NaiveDate>().ok());
     let stored = decisions::decide_for(
         conn,
-        &actor(merchant_id),
+        &merchant_actor(merchant_id),
         merchant_id,
         Some(consent_id),
         &Subject {
@@ -45,7 +47,7 @@ pub fn decide(
     )?;
     audit(
         conn,
-        &actor(merchant_id),
+        &merchant_actor(merchant_id),
         "decision.made",
         "decision",
         Some(&stored.id),
@@ -214,6 +216,62 @@ pub fn latest_application(
     row.map(|r| view_of(conn, r)).transpose()
 }
 
+/// Signs the letter, then reads the data under the new consent and decides:
+/// the merchant gets the answer in the same round trip. Once per
+/// `Idempotency-Key`.
+pub fn sign_and_decide(
+    conn: &mut DbConn,
+    fields: &FieldCipher,
+    merchant_id: &str,
+    req: &SignRequest,
+    client: &ClientInfo,
+    key: Option<&str>,
+    request_id: Option<&str>,
+) -> AppResult<Reply> {
+    let mut banks = req.bank_ids.clone();
+    banks.sort();
+    let claim = Claim::new(
+        format!("consent:{merchant_id}"),
+        key,
+        &[
+            &req.letter_version,
+            &req.text_sha256,
+            &banks.join(","),
+            &req.language,
+        ],
+    );
+    idempotency::once(conn, fields, &claim, |conn| {
+        let sig = consent::validate(conn, req)?;
+        let now = Utc::now();
+        let signed = consent::sign(conn, merchant_id, &sig, client, now, request_id)?;
+        let decision = decide(conn, merchant_id, &signed.id, now)?;
+        Reply::ok(&SignResponse {
+            consent: signed,
+            decision,
+        })
+    })
+}
+
+/// [`answer`], once per `Idempotency-Key`.
+pub fn answer_once(
+    conn: &mut DbConn,
+    fields: &FieldCipher,
+    merchant_id: &str,
+    req: &ApplicationRequest,
+    key: Option<&str>,
+    request_id: Option<&str>,
+) -> AppResult<Reply> {
+    let accept = req.accept.to_string();
+    let claim = Claim::new(
+        format!("application:{merchant_id}"),
+        key,
+        &[&req.decision_id, &accept],
+    );
+    idempotency::once(conn, fields, &claim, |conn| {
+        Reply::ok(&answer(conn, merchant_id, req, Utc::now(), request_id)?)
+    })
+}
+
 /// Accepts an offer into the pool ("not now" when `accept` is false). One
 /// application per decision: a repeat returns it unchanged, except that a
 /// "not now" can later become an acceptance while the offer holds.
@@ -358,7 +416,7 @@ fn answer_in(
     }
     audit(
         conn,
-        &actor(merchant_id),
+        &merchant_actor(merchant_id),
         if req.accept {
             "application.in_pool"
         } else {

@@ -3,7 +3,6 @@
 //! listing, reading back, and withdrawal, which also takes the merchant out
 //! of every bank's view. Every query is scoped by the caller's merchant id.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Months, Utc};
 use diesel::prelude::*;
 use serde_json::json;
@@ -19,7 +18,7 @@ use crate::db::schema::{applications, banks, merchants, pool_entries, products};
 use crate::db::{DbConn, new_id, parse_timestamp, timestamp};
 use crate::decision::Source;
 use crate::error::{AppError, AppResult};
-use crate::services::merchant::{actor, audit};
+use crate::services::audit::{audit, merchant_actor};
 
 /// The version new signatures use. Older versions stay below so that a
 /// consent signed under them can still be shown word for word.
@@ -355,7 +354,7 @@ pub fn sign(
             .execute(conn)?;
         audit(
             conn,
-            &actor(merchant_id),
+            &merchant_actor(merchant_id),
             "consent.granted",
             "consent",
             Some(&row.id),
@@ -516,7 +515,7 @@ pub fn withdraw(
         .execute(conn)?;
         audit(
             conn,
-            &actor(merchant_id),
+            &merchant_actor(merchant_id),
             "consent.withdrawn",
             "consent",
             Some(id),
@@ -549,14 +548,12 @@ pub fn reads(conn: &mut DbConn, merchant_id: &str, id: &str) -> AppResult<Vec<Da
 /// A consent that no longer allows anything new to happen under it.
 pub fn not_in_force(status: &str) -> AppError {
     match status {
-        "withdrawn" => AppError::new(
-            StatusCode::CONFLICT,
+        "withdrawn" => AppError::conflict(
             "consent_withdrawn",
             "该授权已撤回，请重新授权",
             "This authorization was withdrawn; please authorize again",
         ),
-        _ => AppError::new(
-            StatusCode::CONFLICT,
+        _ => AppError::conflict(
             "consent_expired",
             "该授权已过期，请重新授权",
             "This authorization has expired; please authorize again",

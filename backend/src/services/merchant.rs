@@ -13,41 +13,10 @@ use shared::merchant::{
 
 use crate::auth::keys::FieldCipher;
 use crate::auth::otp::LoginContext;
-use crate::db::schema::{audit_log, markets, merchants, stalls};
+use crate::db::schema::{markets, merchants, stalls};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::error::{AppError, AppResult};
-
-/// One audit row. `detail` must hold no personal data beyond ids.
-#[allow(clippy::too_many_arguments)]
-pub fn audit(
-    conn: &mut DbConn,
-    actor: &str,
-    action: &str,
-    object_type: &str,
-    object_id: Option<&str>,
-    market_id: Option<&str>,
-    detail: Value,
-    request_id: Option<&str>,
-) -> AppResult<()> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::id.eq(new_id("aud")),
-            audit_log::at.eq(timestamp(Utc::now())),
-            audit_log::actor.eq(actor),
-            audit_log::action.eq(action),
-            audit_log::object_type.eq(object_type),
-            audit_log::object_id.eq(object_id),
-            audit_log::market_id.eq(market_id),
-            audit_log::detail.eq(detail.to_string()),
-            audit_log::request_id.eq(request_id),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-pub fn actor(merchant_id: &str) -> String {
-    format!("merchant:{merchant_id}")
-}
+use crate::services::audit::{audit, merchant_actor};
 
 /// The merchant with this mobile number, created on first login. The stall
 /// or market of the code scanned for this login replaces an earlier one: the
@@ -358,7 +327,7 @@ pub fn save_profile(
             .execute(conn)?;
         audit(
             conn,
-            &actor(merchant_id),
+            &merchant_actor(merchant_id),
             if row.profile_completed_at.is_some() {
                 "merchant.profile_updated"
             } else {

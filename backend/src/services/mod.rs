@@ -2,8 +2,10 @@
 //! with the transaction and the audit rows it needs.
 
 pub mod applications;
+pub mod audit;
 pub mod consent;
 pub mod dashboard;
+pub mod login;
 pub mod merchant;
 pub mod rent_ledger;
 pub mod staff;

@@ -345,7 +345,7 @@ pub fn commit(
             rows: c.rows.len(),
             replaced,
         };
-        crate::services::staff::audit(
+        crate::services::audit::audit(
             conn,
             actor,
             "rent.imported",

@@ -1,11 +1,8 @@
 //! Staff accounts: password login with a per-account failure limit,
-//! sessions (the merchant's token and cookie code, another cookie name), the
-//! request extractor, the market scope every manager query is filtered by,
-//! and the operator's markets and accounts.
+//! sessions (the merchant's token code, another cookie name; the extractor
+//! is `request::StaffSession`), the market scope every manager query is
+//! filtered by, and the operator's markets and accounts.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde_json::json;
@@ -14,31 +11,20 @@ use shared::manager::{
     MarketInput, MarketView, ROLE_MANAGER, ROLE_OPERATOR, StaffMe, StaffUserInput, StaffUserView,
 };
 
-use crate::app::AppState;
-use crate::auth::session::{named_token_from, new_token, token_hash};
+use crate::auth::session::{new_token, token_hash};
 use crate::db::models::{Market, StaffUser};
 use crate::db::schema::{markets, staff_login_limits, staff_sessions, staff_users, stalls};
-use crate::db::{self, DbConn, new_id, timestamp};
+use crate::db::{DbConn, new_id, timestamp};
 use crate::error::{AppError, AppResult};
+use crate::services::audit::{audit, staff_actor};
 
 pub const COOKIE_NAME: &str = "mc_staff";
 /// An office working day.
 pub const SESSION_HOURS: i64 = 10;
 pub const MAX_FAILURES_PER_HOUR: i32 = 10;
 
-/// The one audit-row writer (the merchant side's), so both sides log alike.
-pub use crate::services::merchant::audit;
-
-pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 fn invalid_credentials() -> AppError {
-    AppError::new(
-        StatusCode::UNAUTHORIZED,
+    AppError::unauthorized_as(
         "invalid_credentials",
         "用户名或密码不正确",
         "The username or password is not correct",
@@ -46,8 +32,7 @@ fn invalid_credentials() -> AppError {
 }
 
 fn too_many_failures() -> AppError {
-    AppError::new(
-        StatusCode::TOO_MANY_REQUESTS,
+    AppError::too_many_requests(
         "too_many_failures",
         "密码错误次数过多，请一小时后再试或联系信用办重置",
         "Too many wrong passwords; try again in an hour or ask the credit office to reset it",
@@ -138,7 +123,7 @@ pub fn login(
     if !crate::passwords::verify(password, &user.password_hash) {
         audit(
             conn,
-            &actor(&user.id),
+            &staff_actor(&user.id),
             "staff.login_failed",
             "staff_user",
             Some(&user.id),
@@ -170,7 +155,7 @@ pub fn login(
         .execute(conn)?;
     audit(
         conn,
-        &actor(&user.id),
+        &staff_actor(&user.id),
         "staff.login",
         "staff_user",
         Some(&user.id),
@@ -202,12 +187,8 @@ fn me_of(conn: &mut DbConn, user: &StaffUser, expires_at: String) -> AppResult<S
     })
 }
 
-pub fn actor(user_id: &str) -> String {
-    format!("staff:{user_id}")
-}
-
-/// A logged-in staff member. Extracting it refuses a request without a live
-/// session (401), from an inactive account, or a cross-site state change (403).
+/// A logged-in staff member: what the `request::StaffSession` extractor
+/// yields, and what the use cases below take to scope and audit.
 #[derive(Debug, Clone)]
 pub struct StaffSession {
     pub session_id: String,
@@ -217,7 +198,7 @@ pub struct StaffSession {
 
 impl StaffSession {
     pub fn actor(&self) -> String {
-        actor(&self.user.id)
+        staff_actor(&self.user.id)
     }
 
     pub fn me(&self, conn: &mut DbConn) -> AppResult<StaffMe> {
@@ -258,44 +239,36 @@ impl StaffSession {
     }
 }
 
-impl FromRequestParts<AppState> for StaffSession {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        crate::auth::origin::check(&parts.method, &parts.headers, &state.auth.public_origin)?;
-        let token =
-            named_token_from(&parts.headers, COOKIE_NAME).ok_or_else(AppError::unauthorized)?;
-        let hash = token_hash(&token);
-        let now = timestamp(Utc::now());
-        let found = db::run(&state.pool, move |conn| {
-            let session = staff_sessions::table
-                .filter(staff_sessions::token_hash.eq(hash))
-                .filter(staff_sessions::expires_at.gt(now))
-                .select((
-                    staff_sessions::id,
-                    staff_sessions::user_id,
-                    staff_sessions::expires_at,
-                ))
-                .first::<(String, String, String)>(conn)
-                .optional()?;
-            let Some((session_id, user_id, expires_at)) = session else {
-                return Ok(None);
-            };
-            let user = staff_users::table
-                .find(&user_id)
-                .filter(staff_users::active.eq(true))
-                .select(StaffUser::as_select())
-                .first(conn)
-                .optional()?;
-            Ok(user.map(|user| Self {
-                session_id,
-                user,
-                expires_at,
-            }))
-        })
-        .await?;
-        found.ok_or_else(AppError::unauthorized)
-    }
+/// The live session of an active account holding `token`, if any.
+pub fn session(
+    conn: &mut DbConn,
+    token: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Option<StaffSession>> {
+    let session = staff_sessions::table
+        .filter(staff_sessions::token_hash.eq(token_hash(token)))
+        .filter(staff_sessions::expires_at.gt(timestamp(now)))
+        .select((
+            staff_sessions::id,
+            staff_sessions::user_id,
+            staff_sessions::expires_at,
+        ))
+        .first::<(String, String, String)>(conn)
+        .optional()?;
+    let Some((session_id, user_id, expires_at)) = session else {
+        return Ok(None);
+    };
+    let user = staff_users::table
+        .find(&user_id)
+        .filter(staff_users::active.eq(true))
+        .select(StaffUser::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(user.map(|user| StaffSession {
+        session_id,
+        user,
+        expires_at,
+    }))
 }
 
 pub fn logout(conn: &mut DbConn, s: &StaffSession, request_id: Option<&str>) -> AppResult<()> {

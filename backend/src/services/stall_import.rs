@@ -17,7 +17,7 @@ use crate::db::models::Stall;
 use crate::db::schema::{markets, stalls};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::error::{AppError, AppResult};
-use crate::services::staff::audit;
+use crate::services::audit::audit;
 
 /// The template's header row: the columns in Chinese, in this order.
 pub const TEMPLATE_HEADERS: [&str; 8] = [

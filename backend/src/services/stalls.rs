@@ -16,7 +16,7 @@ use crate::db::models::{Market, Stall};
 use crate::db::schema::{markets, stalls};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::error::{AppError, AppResult};
-use crate::services::staff::audit;
+use crate::services::audit::audit;
 
 /// The most stalls one list answer carries; search narrows the rest.
 pub const LIST_LIMIT: i64 = 500;
