@@ -8,6 +8,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod connectors;
 pub mod credit;
@@ -20,6 +21,8 @@ pub mod routes;
 pub mod seed;
 pub mod services;
 pub mod stall_codes;
+#[cfg(test)]
+mod test_fixtures;
 pub mod web;
 
 pub use error::{AppError, AppResult};
