@@ -127,12 +127,8 @@ pub fn main() -> ExitCode {
             display_name,
             market,
         } => create_user(&username, &role, display_name.as_deref(), market.as_deref()),
-        Command::Replay { decision_id } => {
-            with_db(|pool, _| crate::decisions::cli_replay(pool, &decision_id))
-        }
-        Command::Backtest { policy, data } => {
-            crate::decisions::cli_backtest(policy.as_deref(), data.as_deref())
-        }
+        Command::Replay { decision_id } => with_db(|pool, _| replay(pool, &decision_id)),
+        Command::Backtest { policy, data } => backtest(policy.as_deref(), data.as_deref()),
         Command::StallUrl {
             stall,
             market,
@@ -178,7 +174,7 @@ fn seed_demo() -> Result<(), String> {
         );
         // Each demo stall's holder needs credit facts, or no demo scan can
         // reach a decision.
-        let credit = crate::credit::seed_demo_credit_data(&mut conn).map_err(|e| e.to_string())?;
+        let credit = crate::seed::seed_demo_credit_data(&mut conn).map_err(|e| e.to_string())?;
         println!(
             "demo credit data: {} licence codes assigned, {} merchants added, {} rows",
             credit.usccs_assigned, credit.merchants_added, credit.rows_imported
@@ -344,4 +340,88 @@ fn pg_database(action: &str, url: &str) -> Result<(), String> {
         _ => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
     };
     conn.batch_execute(&sql).map_err(|e| e.to_string())
+}
+
+/// `backend replay <id>`: fails (exit status 1) when anything differs.
+fn replay(pool: &db::DbPool, id: &str) -> Result<(), String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let r = crate::decisions::replay(&mut conn, id).map_err(|e| e.to_string())?;
+    if r.identical() {
+        println!("{}: identical (policy {})", r.decision_id, r.policy_version);
+        Ok(())
+    } else {
+        println!("{}: DIFFERENT (policy {})", r.decision_id, r.policy_version);
+        for d in &r.differences {
+            println!("  {d}");
+        }
+        Err(format!("{} differences", r.differences.len()))
+    }
+}
+
+/// `backend backtest [--policy FILE] [--data DIR]`: the built-in policy and
+/// the generated default population unless told otherwise.
+fn backtest(
+    policy_file: Option<&std::path::Path>,
+    data: Option<&std::path::Path>,
+) -> Result<(), String> {
+    use crate::credit::generate;
+    let policy = match policy_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            crate::decision::Policy::from_toml(&text).map_err(|e| e.to_string())?
+        }
+        None => crate::decisions::current_policy().clone(),
+    };
+    let started = std::time::Instant::now();
+    let ds = match data {
+        Some(dir) => crate::credit::csvio::read_dir(dir).map_err(|errors| {
+            errors
+                .iter()
+                .take(20)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?,
+        None => generate::generate(
+            generate::DEFAULT_COUNT,
+            generate::DEFAULT_SEED,
+            generate::default_as_of(),
+        ),
+    };
+    let population = ds.facts();
+    let day =
+        crate::decisions::backtest::as_of(&population).unwrap_or_else(generate::default_as_of);
+    let mut report = crate::decisions::backtest(&policy, &population, day);
+    report.seconds = started.elapsed().as_secs_f64();
+    print!("{report}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+
+    use super::*;
+    use crate::db::schema::decisions;
+    use crate::test_fixtures::{decided, now, with_population};
+
+    #[test]
+    fn the_replay_command_says_identical_or_different() {
+        let dir = std::env::temp_dir().join(format!("mc-replay-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let pool = crate::db::connect(dir.join("t.sqlite3").to_str().unwrap()).unwrap();
+        crate::db::migrate(&pool).unwrap();
+        let mut c = pool.get().unwrap();
+        let uscc = with_population(&mut c);
+        let d = decided(&mut c, "mer_1", &uscc, now());
+        assert_eq!(replay(&pool, &d.id), Ok(()));
+        diesel::update(decisions::table.find(&d.id))
+            .set(decisions::grade.eq("Z"))
+            .execute(&mut c)
+            .unwrap();
+        assert_eq!(replay(&pool, &d.id), Err("1 differences".to_owned()));
+        drop(c);
+        drop(pool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod connectors;
 pub mod credit;
@@ -25,6 +26,8 @@ pub mod seed;
 pub mod services;
 pub mod stall_codes;
 pub mod state;
+#[cfg(test)]
+mod test_fixtures;
 pub mod web;
 
 pub use error::{AppError, AppResult};

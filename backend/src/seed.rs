@@ -1,12 +1,18 @@
 //! The demo data `cargo xtask run` serves: 万石石材市场 with about forty
-//! stalls, one market manager, two banks with one loan product each.
-//! Idempotent: every row is looked up by its natural key first, so a second
-//! run adds nothing.
+//! stalls, one market manager, two banks with one loan product each
+//! (`seed_demo`), and credit facts for every stall holder, some of them in a
+//! known situation (`seed_demo_credit_data`). Idempotent: every row is looked
+//! up by its natural key first, so a second run adds nothing.
 
+use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
+use crate::credit::generate::{self, Archetype, Spec};
+use crate::credit::rows::Dataset;
 use crate::db::models::{Bank, Market, Product, StaffUser, Stall};
-use crate::db::schema::{banks, markets, products, staff_users, stalls};
+use crate::db::schema::{banks, credit_registration, markets, products, staff_users, stalls};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::error::AppResult;
 
@@ -203,4 +209,159 @@ pub fn seed_demo(conn: &mut DbConn, manager_password: &str) -> AppResult<SeedRep
         }
         Ok(report)
     })
+}
+
+/// Demo stalls with a known situation, for the merchant-flow tests. Every
+/// other demo stall is drawn at the population's base rates.
+pub const DEMO_CASES: &[(&str, Archetype)] = &[
+    ("A-01", Archetype::Clean),
+    ("A-02", Archetype::Clean),
+    ("B-01", Archetype::Clean),
+    ("C-01", Archetype::Clean),
+    ("A-03", Archetype::RentArrears(2)),
+    ("A-04", Archetype::OnEnforcementList),
+    ("B-02", Archetype::TaxGradeD),
+    ("B-03", Archetype::RentArrears(5)),
+    ("D-01", Archetype::OnDishonestyList),
+];
+
+const DEMO_SEED: u64 = 0x5_1a11_c0de;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DemoCreditReport {
+    pub usccs_assigned: usize,
+    pub merchants_added: usize,
+    pub rows_imported: usize,
+}
+
+/// Gives each demo stall holder a USCC and credit facts as of today. Idempotent.
+pub fn seed_demo_credit_data(conn: &mut DbConn) -> AppResult<DemoCreditReport> {
+    seed_demo_credit_data_on(conn, crate::clock::china_day(Utc::now()))
+}
+
+/// [`seed_demo_credit_data`] with the facts' as-of date given.
+pub fn seed_demo_credit_data_on(
+    conn: &mut DbConn,
+    today: NaiveDate,
+) -> AppResult<DemoCreditReport> {
+    crate::db::write_transaction(conn, |conn| {
+        let mut report = DemoCreditReport::default();
+        let Some(market_id) = markets::table
+            .filter(markets::name.eq(DEMO_MARKET))
+            .select(markets::id)
+            .first::<String>(conn)
+            .optional()?
+        else {
+            return Ok(report);
+        };
+        let demo: Vec<(String, String, String, String, i64, Option<String>)> = stalls::table
+            .filter(stalls::market_id.eq(&market_id))
+            .order(stalls::number)
+            .select((
+                stalls::id,
+                stalls::number,
+                stalls::holder_name,
+                stalls::trade,
+                stalls::rent_cents,
+                stalls::uscc,
+            ))
+            .load(conn)?;
+        let now = Utc::now();
+        let mut ds = Dataset {
+            present: crate::decision::Source::ALL.into_iter().collect(),
+            ..Dataset::default()
+        };
+        for (id, number, holder, trade, rent, uscc) in &demo {
+            // Seeded by the stall number: the same stall gets the same merchant on every machine.
+            let seed = number.bytes().fold(DEMO_SEED, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let uscc = match uscc {
+                Some(u) => u.clone(),
+                None => {
+                    let u = generate::individual_uscc(&mut rng);
+                    diesel::update(stalls::table.find(id))
+                        .set((stalls::uscc.eq(&u), stalls::updated_at.eq(timestamp(now))))
+                        .execute(conn)?;
+                    report.usccs_assigned += 1;
+                    u
+                }
+            };
+            let known = credit_registration::table
+                .filter(credit_registration::uscc.eq(&uscc))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0;
+            if known {
+                continue;
+            }
+            let archetype = DEMO_CASES
+                .iter()
+                .find(|(n, _)| n == number)
+                .map_or(Archetype::Random, |(_, a)| *a);
+            let spec = Spec {
+                uscc,
+                operator_name: holder.clone(),
+                trade: trade.clone(),
+                stall: Some((DEMO_MARKET, number.as_str(), *rent)),
+                archetype,
+            };
+            generate::add_merchant(&mut ds, &mut rng, &spec, today);
+            report.merchants_added += 1;
+        }
+        if report.merchants_added > 0 {
+            let s =
+                crate::credit::store::import_dataset(conn, &ds, "demo stalls", "seed-demo", now)?;
+            report.rows_imported = s.rows();
+        }
+        Ok(report)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::decision::Outcome;
+
+    use super::*;
+    use crate::decisions::replay;
+    use crate::test_fixtures::{conn, decided, now};
+
+    #[test]
+    fn demo_stalls_have_known_offers_and_declines() {
+        let mut c = conn();
+        seed_demo(&mut c, "demo-password-for-tests").unwrap();
+        let today: NaiveDate = "2026-11-26".parse().unwrap();
+        let first = seed_demo_credit_data_on(&mut c, today).unwrap();
+        assert!(first.merchants_added >= 40, "{first:?}");
+        let again = seed_demo_credit_data_on(&mut c, today).unwrap();
+        assert_eq!((again.usccs_assigned, again.merchants_added), (0, 0));
+
+        let expect = [
+            ("A-01", Outcome::Offer, None),
+            ("A-02", Outcome::Offer, None),
+            ("B-01", Outcome::Offer, None),
+            ("C-01", Outcome::Offer, None),
+            ("A-03", Outcome::Offer, Some("RENT_ARREARS")),
+            ("A-04", Outcome::Decline, Some("ENFORCEMENT_LIST")),
+            ("B-02", Outcome::Decline, Some("TAX_GRADE_D")),
+            ("B-03", Outcome::Decline, Some("RENT_ARREARS_LONG")),
+            ("D-01", Outcome::Decline, Some("DISHONESTY_LIST")),
+        ];
+        for (number, outcome, top) in expect {
+            let uscc: Option<String> = stalls::table
+                .filter(stalls::number.eq(number))
+                .select(stalls::uscc)
+                .first(&mut c)
+                .unwrap();
+            let uscc = uscc.unwrap();
+            assert!(shared::ids::Uscc::parse(&uscc).is_ok());
+            let d = decided(&mut c, &format!("mer_{number}"), &uscc, now());
+            assert_eq!(d.view.outcome, outcome, "{number}: {:?}", d.view.reasons);
+            if let Some(code) = top {
+                assert_eq!(d.view.reasons[0].code, code, "{number}");
+            }
+            assert!(replay(&mut c, &d.id).unwrap().identical(), "{number}");
+        }
+    }
 }

@@ -80,7 +80,7 @@ impl TestServer {
         {
             let mut conn = state.pool.get().unwrap();
             backend::seed::seed_demo(&mut conn, backend::seed::DEFAULT_DEMO_PASSWORD).unwrap();
-            backend::credit::seed_demo_credit_data(&mut conn).unwrap();
+            backend::seed::seed_demo_credit_data(&mut conn).unwrap();
         }
         let app = backend::app::router(state.clone());
         Self { dir, state, app }

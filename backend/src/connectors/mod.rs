@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::credit::schema::{access_log, consents};
 use crate::credit::store::{self, Read};
+use crate::db::schema::{access_log, consents};
 use crate::db::{DbConn, new_id, parse_timestamp, timestamp};
 use crate::decision::{Facts, Source};
 use crate::error::{AppError, AppResult};

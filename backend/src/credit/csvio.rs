@@ -207,3 +207,42 @@ fn header_of<R: SourceRow>() -> Vec<&'static str> {
         crate::decision::Source::HouseholdRating => vec!["uscc", "level", "rated_on", "as_of"],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credit::generate;
+
+    #[test]
+    fn a_bad_row_stops_the_whole_import_and_is_reported() {
+        let dir = std::env::temp_dir().join(format!("mc-bad-{}", std::process::id()));
+        let ds = generate::generate(20, 5, "2026-11-20".parse().unwrap());
+        write_dir(&dir, &ds).unwrap();
+        let path = dir.join("tax.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[3] = lines[3]
+            .replacen(",A,", ",Z,", 1)
+            .replacen(",B,", ",Z,", 1)
+            .replacen(",M,", ",Z,", 1)
+            .replacen(",C,", ",Z,", 1)
+            .replacen(",D,", ",Z,", 1);
+        lines[5] = format!("92320282MA0000000X{}", &lines[5][18..]);
+        lines[6] = lines[6].replacen(",20", ",twenty", 1);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let errors = read_dir(&dir).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        let at: Vec<(String, u64)> = errors.iter().map(|e| (e.file.clone(), e.line)).collect();
+        assert_eq!(
+            at,
+            [
+                ("tax.csv".to_owned(), 4),
+                ("tax.csv".to_owned(), 6),
+                ("tax.csv".to_owned(), 7)
+            ],
+            "{errors:?}"
+        );
+        assert!(errors[0].message.contains("grade"), "{}", errors[0].message);
+        assert!(errors[1].message.contains("uscc"), "{}", errors[1].message);
+    }
+}

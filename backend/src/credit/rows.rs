@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::schema::*;
+use crate::db::schema::*;
 use crate::decision::Source;
 use crate::decision::facts::{
     Facts, HouseholdLevel, HouseholdRating, Licence, ListEntry, Penalty, Registration,

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::rows::{Dataset, SourceRow, date, each_credit_source};
-use super::schema::*;
+use crate::db::schema::*;
 use crate::db::{DbConn, new_id, timestamp};
 use crate::decision::{Facts, Source};
 use crate::error::{AppError, AppResult};
@@ -255,5 +255,56 @@ pub fn read_source(
             Ok(Read::Empty { as_of: d })
         }
         None => Ok(Read::NoExport),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credit::generate;
+    use crate::test_fixtures::{conn, now};
+
+    #[test]
+    fn a_newer_export_replaces_facts_and_an_older_one_does_not() {
+        let mut c = conn();
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let first = generate::generate(10, 9, day("2026-10-31"));
+        import_dataset(&mut c, &first, "october", "test", now()).unwrap();
+        let uscc = first.registration[0].uscc.clone();
+        let grades = |c: &mut DbConn| -> Vec<(i32, String, String)> {
+            credit_tax_grades::table
+                .filter(credit_tax_grades::uscc.eq(&uscc))
+                .order(credit_tax_grades::year)
+                .select((
+                    credit_tax_grades::year,
+                    credit_tax_grades::grade,
+                    credit_tax_grades::as_of,
+                ))
+                .load(c)
+                .unwrap()
+        };
+        let before = grades(&mut c);
+        assert!(before.iter().all(|g| g.2 == "2026-10-31"));
+
+        // November: the subject's 2025 grade is now D.
+        let mut newer = first.clone();
+        newer.tax.retain(|t| t.uscc == uscc);
+        for t in &mut newer.tax {
+            t.as_of = "2026-11-30".into();
+            if t.year == 2025 {
+                t.grade = "D".into();
+            }
+        }
+        let s = import_dataset(&mut c, &newer, "november", "test", now()).unwrap();
+        assert_eq!(s.sources["tax"].subjects_updated, 1);
+        let after = grades(&mut c);
+        assert_eq!(after.len(), before.len());
+        assert!(after.iter().all(|g| g.2 == "2026-11-30"));
+        assert_eq!(after.iter().find(|g| g.0 == 2025).unwrap().1, "D");
+
+        // Importing October again changes nothing for that subject.
+        let s = import_dataset(&mut c, &first, "october again", "test", now()).unwrap();
+        assert_eq!(s.sources["tax"].subjects_stale, 1);
+        assert_eq!(grades(&mut c), after);
     }
 }

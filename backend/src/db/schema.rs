@@ -1,7 +1,10 @@
-//! Table definitions for diesel, written by hand to match both migration
-//! folders (`migrations/sqlite`, `migrations/postgres`); the types used are
-//! the ones both backends share.
+//! Every table, for diesel: written by hand to match `backend/migrations/`
+//! (one set of SQL for both backends), in migration order, with the types
+//! both backends share. The joins below follow the migrations' foreign keys.
+//! `db::tests::the_schema_matches_the_migrations` checks this file against a
+//! migrated database, table by table and column by column.
 
+// Markets, stalls, banks, staff, the audit log (migration 000001).
 diesel::table! {
     markets (id) {
         id -> Text,
@@ -83,8 +86,229 @@ diesel::table! {
     }
 }
 
-// Merchant login and profile (migration 000003). Queried without joins, so
-// they need no entry in `allow_tables_to_appear_in_same_query!`.
+// Credit data, consents, the access log, policies and decisions (migration
+// 000002). Facts are keyed by USCC and `merchant_id` is plain text, so these
+// tables have no foreign key into the merchant tables.
+diesel::table! {
+    import_batches (id) {
+        id -> Text,
+        label -> Text,
+        actor -> Text,
+        imported_at -> Text,
+        summary -> Text,
+    }
+}
+
+diesel::table! {
+    credit_sources (source) {
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    credit_registration (id) {
+        id -> Text,
+        uscc -> Text,
+        name -> Text,
+        entity_type -> Text,
+        trade -> Text,
+        registered_on -> Text,
+        status -> Text,
+        operator_name -> Text,
+        operator_birth_date -> Nullable<Text>,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_licences (id) {
+        id -> Text,
+        uscc -> Text,
+        licence_no -> Text,
+        kind -> Text,
+        issued_on -> Text,
+        expires_on -> Nullable<Text>,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_penalties (id) {
+        id -> Text,
+        uscc -> Text,
+        decision_no -> Text,
+        decided_on -> Text,
+        severity -> Text,
+        amount_cents -> BigInt,
+        repaired_on -> Nullable<Text>,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_dishonesty (id) {
+        id -> Text,
+        uscc -> Text,
+        case_no -> Text,
+        listed_on -> Text,
+        removed_on -> Nullable<Text>,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_enforcement (id) {
+        id -> Text,
+        uscc -> Text,
+        case_no -> Text,
+        listed_on -> Text,
+        removed_on -> Nullable<Text>,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_tax_grades (id) {
+        id -> Text,
+        uscc -> Text,
+        year -> Integer,
+        grade -> Text,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_social_insurance (id) {
+        id -> Text,
+        uscc -> Text,
+        months_paid_24 -> Integer,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_utilities (id) {
+        id -> Text,
+        uscc -> Text,
+        utility -> Text,
+        months_on_time_12 -> Integer,
+        months_late_12 -> Integer,
+        arrears_cents -> BigInt,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_rent (id) {
+        id -> Text,
+        uscc -> Text,
+        market -> Text,
+        stall_no -> Text,
+        month -> Text,
+        due_cents -> BigInt,
+        paid_cents -> BigInt,
+        paid_on -> Nullable<Text>,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    credit_household_ratings (id) {
+        id -> Text,
+        uscc -> Text,
+        level -> Text,
+        rated_on -> Text,
+        source -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    consents (id) {
+        id -> Text,
+        merchant_id -> Text,
+        letter_version -> Text,
+        text_sha256 -> Text,
+        categories -> Text,
+        bank_ids -> Text,
+        purpose -> Text,
+        granted_at -> Text,
+        expires_at -> Text,
+        withdrawn_at -> Nullable<Text>,
+        channel -> Text,
+        client_ip -> Text,
+        user_agent -> Text,
+    }
+}
+
+diesel::table! {
+    access_log (id) {
+        id -> Text,
+        at -> Text,
+        actor -> Text,
+        merchant_id -> Text,
+        subject_uscc -> Text,
+        source -> Text,
+        purpose -> Text,
+        consent_id -> Nullable<Text>,
+        result -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    policies (version) {
+        version -> Text,
+        sha256 -> Text,
+        body -> Text,
+        first_used_at -> Text,
+    }
+}
+
+diesel::table! {
+    decisions (id) {
+        id -> Text,
+        merchant_id -> Text,
+        subject_uscc -> Text,
+        consent_id -> Nullable<Text>,
+        policy_version -> Text,
+        facts_sha256 -> Text,
+        facts_json -> Text,
+        as_of -> Text,
+        decided_on -> Text,
+        outcome -> Text,
+        score -> Integer,
+        grade -> Text,
+        terms -> Nullable<Text>,
+        reasons -> Text,
+        trace -> Text,
+        created_at -> Text,
+    }
+}
+
+// Merchant login and profile (migration 000003).
 diesel::table! {
     merchants (id) {
         id -> Text,
@@ -149,25 +373,6 @@ diesel::table! {
     }
 }
 
-// Staff login (migration 000005).
-diesel::table! {
-    staff_sessions (id) {
-        id -> Text,
-        token_hash -> Text,
-        user_id -> Text,
-        created_at -> Text,
-        expires_at -> Text,
-    }
-}
-
-diesel::table! {
-    staff_login_limits (user_id) {
-        user_id -> Text,
-        window_start -> Text,
-        failures -> Integer,
-    }
-}
-
 // Applications and the candidate pool (migration 000004).
 diesel::table! {
     applications (id) {
@@ -196,14 +401,123 @@ diesel::table! {
     }
 }
 
+// Staff login (migration 000005).
+diesel::table! {
+    staff_sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Text,
+        expires_at -> Text,
+    }
+}
+
+diesel::table! {
+    staff_login_limits (user_id) {
+        user_id -> Text,
+        window_start -> Text,
+        failures -> Integer,
+    }
+}
+
 diesel::joinable!(stalls -> markets (market_id));
 diesel::joinable!(products -> banks (bank_id));
+diesel::joinable!(staff_users -> markets (market_id));
+diesel::joinable!(staff_users -> banks (bank_id));
+diesel::joinable!(credit_sources -> import_batches (import_batch_id));
+diesel::joinable!(credit_registration -> import_batches (import_batch_id));
+diesel::joinable!(credit_licences -> import_batches (import_batch_id));
+diesel::joinable!(credit_penalties -> import_batches (import_batch_id));
+diesel::joinable!(credit_dishonesty -> import_batches (import_batch_id));
+diesel::joinable!(credit_enforcement -> import_batches (import_batch_id));
+diesel::joinable!(credit_tax_grades -> import_batches (import_batch_id));
+diesel::joinable!(credit_social_insurance -> import_batches (import_batch_id));
+diesel::joinable!(credit_utilities -> import_batches (import_batch_id));
+diesel::joinable!(credit_rent -> import_batches (import_batch_id));
+diesel::joinable!(credit_household_ratings -> import_batches (import_batch_id));
+diesel::joinable!(decisions -> policies (policy_version));
+diesel::joinable!(merchants -> stalls (stall_id));
+diesel::joinable!(merchants -> markets (market_id));
+diesel::joinable!(sessions -> merchants (merchant_id));
+diesel::joinable!(otp_challenges -> stalls (stall_id));
+diesel::joinable!(otp_challenges -> markets (market_id));
+diesel::joinable!(applications -> merchants (merchant_id));
+diesel::joinable!(applications -> decisions (decision_id));
+diesel::joinable!(applications -> consents (consent_id));
+diesel::joinable!(pool_entries -> applications (application_id));
+diesel::joinable!(pool_entries -> banks (bank_id));
+diesel::joinable!(staff_sessions -> staff_users (user_id));
+diesel::joinable!(staff_login_limits -> staff_users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
+/// Lists every table once: diesel may put any two of them in one query, and
+/// the tests learn which columns each declares.
+macro_rules! every_table {
+    ($($table:ident),* $(,)?) => {
+        diesel::allow_tables_to_appear_in_same_query!($($table),*);
+
+        /// Each table's name and the column names this module declares for it.
+        #[cfg(test)]
+        pub fn declared_columns() -> Vec<(&'static str, Vec<String>)> {
+            use diesel::QueryDsl;
+            vec![$((
+                stringify!($table),
+                columns_of(&diesel::debug_query::<diesel::sqlite::Sqlite, _>(
+                    &$table::table.select($table::all_columns),
+                ).to_string()),
+            )),*]
+        }
+    };
+}
+
+/// `SELECT `t`.`a`, `t`.`b` FROM …` → `["a", "b"]`.
+#[cfg(test)]
+fn columns_of(select: &str) -> Vec<String> {
+    let list = select
+        .trim_start_matches("SELECT ")
+        .split(" FROM ")
+        .next()
+        .unwrap_or("");
+    list.split(", ")
+        .map(|c| {
+            c.rsplit('.')
+                .next()
+                .unwrap_or(c)
+                .trim_matches('`')
+                .to_owned()
+        })
+        .collect()
+}
+
+every_table!(
     markets,
     stalls,
     banks,
     products,
     staff_users,
-    audit_log
+    audit_log,
+    import_batches,
+    credit_sources,
+    credit_registration,
+    credit_licences,
+    credit_penalties,
+    credit_dishonesty,
+    credit_enforcement,
+    credit_tax_grades,
+    credit_social_insurance,
+    credit_utilities,
+    credit_rent,
+    credit_household_ratings,
+    consents,
+    access_log,
+    policies,
+    decisions,
+    merchants,
+    sessions,
+    otp_challenges,
+    otp_send_limits,
+    idempotency_keys,
+    applications,
+    pool_entries,
+    staff_sessions,
+    staff_login_limits,
 );

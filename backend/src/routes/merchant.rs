@@ -127,7 +127,7 @@ async fn save_profile(
     ApiJson(body): ApiJson<Value>,
 ) -> AppResult<ApiJson<Profile>> {
     let now = Utc::now();
-    let valid = service::validate_profile(&body, service::today_in_china(now))
+    let valid = service::validate_profile(&body, crate::clock::civil(crate::clock::china_day(now)))
         .map_err(AppError::validation)?;
     let auth = state.auth.clone();
     db::run(&state.pool, move |conn| {

@@ -16,8 +16,7 @@ use shared::decision::Outcome;
 use crate::auth::idempotency::{self, Claim, Reply};
 use crate::auth::keys::FieldCipher;
 use crate::connectors::Consent;
-use crate::credit::schema::{consents, decisions as decision_rows};
-use crate::db::schema::{applications, banks, pool_entries};
+use crate::db::schema::{applications, banks, consents, decisions as decision_rows, pool_entries};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::decisions::{self, Subject};
 use crate::error::{AppError, AppResult};
@@ -336,7 +335,7 @@ fn answer_in(
         ));
     }
     let last_day = day_plus(&decided_on, OFFER_VALID_DAYS).unwrap_or_default();
-    if req.accept && decisions::local_day(now).to_string() > last_day {
+    if req.accept && crate::clock::china_day(now).to_string() > last_day {
         return Err(AppError::conflict(
             "offer_expired",
             "该预授信已过有效期，请重新评估",

@@ -13,8 +13,9 @@ use shared::consent::{
 use shared::error::FieldError;
 
 use crate::connectors::{Consent, PURPOSE_PRE_CREDIT};
-use crate::credit::schema::{access_log, consents};
-use crate::db::schema::{applications, banks, merchants, pool_entries, products};
+use crate::db::schema::{
+    access_log, applications, banks, consents, merchants, pool_entries, products,
+};
 use crate::db::{DbConn, new_id, parse_timestamp, timestamp};
 use crate::decision::Source;
 use crate::error::{AppError, AppResult};

@@ -24,33 +24,25 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use diesel::prelude::*;
 pub use shared::manager::Dashboard;
 use shared::manager::{FunnelStep, MerchantStatus, STATUS_ACTIVE, TargetFigure, WeekActivity};
 
-use crate::credit::schema::{consents, decisions};
-use crate::db::schema::{applications, markets, merchants, otp_challenges, pool_entries, stalls};
+use crate::clock::{china_day, china_midnight};
+use crate::db::schema::{
+    applications, consents, decisions, markets, merchants, otp_challenges, pool_entries, stalls,
+};
 use crate::db::{DbConn, timestamp};
 use crate::error::AppResult;
 
 const WEEKS: i64 = 8;
-/// China Standard Time: weeks start on Monday at midnight in Yixing.
-const CST_HOURS: i64 = 8;
 const CHUNK: usize = 400;
 
 /// Monday 00:00 China time of the week holding `t`, as a UTC instant.
 pub fn week_start(t: DateTime<Utc>) -> DateTime<Utc> {
-    let local = (t + Duration::hours(CST_HOURS)).date_naive();
-    let monday = local - Duration::days(i64::from(local.weekday().num_days_from_monday()));
-    monday.and_time(NaiveTime::MIN).and_utc() - Duration::hours(CST_HOURS)
-}
-
-fn local_date(t: DateTime<Utc>) -> String {
-    (t + Duration::hours(CST_HOURS))
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
+    let day = china_day(t);
+    china_midnight(day - Duration::days(i64::from(day.weekday().num_days_from_monday())))
 }
 
 /// The earliest timestamp per key.
@@ -266,7 +258,7 @@ pub fn compute(
                     .count() as i64
             };
             WeekActivity {
-                week_start: local_date(from + Duration::hours(1)),
+                week_start: china_day(from).to_string(),
                 logged_in: within(&logged_in),
                 authorized: within(&authorized),
                 offered: within(&offered),
@@ -310,7 +302,7 @@ pub fn compute(
         market_id: market_id.map(str::to_owned),
         market_name,
         generated_at: timestamp(now),
-        week_start: local_date(this_monday + Duration::hours(1)),
+        week_start: china_day(this_monday).to_string(),
         funnel,
         offers_count: latest.len() as i64,
         offers_total_cents,
@@ -404,7 +396,7 @@ fn merchant_statuses(
             let since = logged_in
                 .get(&id)
                 .and_then(|t| crate::db::parse_timestamp(t))
-                .map(local_date)
+                .map(|t| china_day(t).to_string())
                 .unwrap_or_default();
             out.push(MerchantStatus {
                 stall_number: stall_id.and_then(|s| numbers.get(&s).cloned()),

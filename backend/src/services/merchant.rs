@@ -367,13 +367,6 @@ pub fn resident_id(
     }
 }
 
-/// Today in China (UTC+8), the date ID birth dates are checked against.
-pub fn today_in_china(now: DateTime<Utc>) -> CivilDate {
-    use chrono::Datelike;
-    let d = (now + chrono::Duration::hours(8)).date_naive();
-    CivilDate::new(d.year() as u16, d.month() as u8, d.day() as u8).expect("a real date")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,13 +462,5 @@ mod tests {
         );
         body["years_in_business"] = json!(15);
         assert!(bad_fields(body).is_empty());
-    }
-
-    #[test]
-    fn china_date_is_eight_hours_ahead() {
-        let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T16:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(today_in_china(t), CivilDate::new(2026, 11, 27).unwrap());
     }
 }

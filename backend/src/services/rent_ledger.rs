@@ -14,8 +14,7 @@ use shared::manager::{
     RowError, parse_yuan,
 };
 
-use crate::credit::schema::{credit_rent, credit_sources, import_batches};
-use crate::db::schema::{markets, stalls};
+use crate::db::schema::{credit_rent, credit_sources, import_batches, markets, stalls};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::decision::Source;
 use crate::error::AppResult;
@@ -270,7 +269,7 @@ pub fn commit(
         }
         let now = Utc::now();
         let at = timestamp(now);
-        let as_of = now.date_naive().format("%Y-%m-%d").to_string();
+        let as_of = crate::clock::china_day(now).to_string();
         let batch_id = new_id("imp");
         let source = Source::Rent.as_str();
         diesel::insert_into(import_batches::table)

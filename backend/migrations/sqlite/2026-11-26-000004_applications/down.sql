@@ -1,2 +1,0 @@
-DROP TABLE pool_entries;
-DROP TABLE applications;
