@@ -96,11 +96,13 @@ pub fn stall_url(stall: &str) -> String {
     backend(&["stall-url", stall], &[]).trim().to_owned()
 }
 
-/// The signed code of a stall's URL, the part after `/s/`; the URL must be on
+/// The signed code of a stall's URL, the part after `/S/`; the URL must be on
 /// the server under test.
 pub fn stall_code(stall: &str) -> String {
     let url = stall_url(stall);
-    let (base, code) = url.rsplit_once("/s/").expect("a /s/ URL");
+    let (base, code) = url
+        .rsplit_once(shared::stall_code::COMPACT_PATH)
+        .expect("a compact /S/ URL");
     assert_eq!(base, base_url(), "stall URLs carry the public base URL");
     code.to_owned()
 }

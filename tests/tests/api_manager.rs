@@ -20,6 +20,7 @@ use shared::manager::{
     Dashboard, ImportResult, MarketView, RentImportPreview, RentImportResult, StaffMe,
     StaffUserView, StallCard, StallImportPreview, StallList, StallView,
 };
+use shared::stall_code::code_in_url;
 
 /// One number straight from the server's database, for recounting what the
 /// API reports.
@@ -595,7 +596,7 @@ async fn a_reissued_code_refuses_the_old_one() {
     let old = &cards[0];
     assert!(old.qr_svg.starts_with("<svg"), "{}", &old.qr_svg[..40]);
     assert_eq!(old.market_name, m.name);
-    let old_code = old.url.rsplit_once("/s/").unwrap().1.to_owned();
+    let old_code = code_in_url(&old.url).unwrap().to_owned();
     let res = e2e::client()
         .get(e2e::url(&format!("/api/m/codes/{old_code}")))
         .send()
@@ -622,7 +623,7 @@ async fn a_reissued_code_refuses_the_old_one() {
     let (status, body) = error_of(res).await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(body.code, "code_superseded");
-    let new_code = new.url.rsplit_once("/s/").unwrap().1;
+    let new_code = code_in_url(&new.url).unwrap();
     let res = e2e::client()
         .get(e2e::url(&format!("/api/m/codes/{new_code}")))
         .send()
@@ -633,7 +634,7 @@ async fn a_reissued_code_refuses_the_old_one() {
     let res = e2e::client()
         .get(e2e::url(&format!(
             "/api/m/codes/{}",
-            cards[1].url.rsplit_once("/s/").unwrap().1
+            code_in_url(&cards[1].url).unwrap()
         )))
         .send()
         .await
