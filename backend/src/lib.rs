@@ -20,6 +20,7 @@ pub mod routes;
 pub mod seed;
 pub mod services;
 pub mod stall_codes;
+pub mod stall_page;
 pub mod web;
 
 pub use error::{AppError, AppResult};

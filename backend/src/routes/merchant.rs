@@ -22,7 +22,7 @@ use crate::auth::sms::{self, SmsMessage};
 use crate::db::{self, DbConn};
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::services::merchant as service;
-use crate::stall_codes::{self, ResolvedCode};
+use crate::stall_codes::ResolvedCode;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -55,8 +55,6 @@ pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A genuine, current code, or its refusal — audited, since a refused code
-/// may be a forgery attempt worth seeing in the log.
 fn check_code(
     conn: &mut DbConn,
     auth: &AuthState,
@@ -64,22 +62,7 @@ fn check_code(
     via: &str,
     request_id: Option<&str>,
 ) -> AppResult<ResolvedCode> {
-    match stall_codes::resolve(conn, &auth.code_key, code)? {
-        Ok(resolved) => Ok(resolved),
-        Err(refusal) => {
-            service::audit(
-                conn,
-                "anonymous",
-                "stall_code.refused",
-                "stall",
-                refusal.stall_id.as_deref(),
-                refusal.market_id.as_deref(),
-                json!({ "reason": refusal.reason, "via": via }),
-                request_id,
-            )?;
-            Err(refusal.to_error())
-        }
-    }
+    service::check_code(conn, &auth.code_key, code, via, request_id)
 }
 
 async fn code_info(
@@ -93,17 +76,7 @@ async fn code_info(
         check_code(conn, &auth, &code, "code_info", rid.as_deref())
     })
     .await?;
-    let stall = resolved.stall;
-    Ok(ApiJson(CodeInfo {
-        market_name: resolved.market.name,
-        market_office_phone: resolved.market.office_phone,
-        stall_number: stall.as_ref().map(|s| s.number.clone()),
-        zone: stall.as_ref().map(|s| s.zone.clone()),
-        trade: stall.as_ref().map(|s| s.trade.clone()),
-        holder_name_masked: stall
-            .as_ref()
-            .map(|s| stall_codes::mask_name(&s.holder_name)),
-    }))
+    Ok(ApiJson(service::code_info(resolved)))
 }
 
 /// What a POST answered: kept for an idempotent replay. `token` is a new

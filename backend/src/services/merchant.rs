@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use shared::error::FieldError;
 use shared::ids::{CivilDate, MobileNumber, ResidentId, Uscc};
 use shared::merchant::{
-    MeResponse, NAME_MAX_CHARS, Profile, TRADE_MAX_CHARS, YEARS_IN_BUSINESS_MAX,
+    CodeInfo, MeResponse, NAME_MAX_CHARS, Profile, TRADE_MAX_CHARS, YEARS_IN_BUSINESS_MAX,
 };
 
 use crate::auth::keys::FieldCipher;
@@ -16,6 +16,7 @@ use crate::auth::otp::LoginContext;
 use crate::db::schema::{audit_log, markets, merchants, stalls};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::error::{AppError, AppResult};
+use crate::stall_codes::{self, CodeKey, ResolvedCode};
 
 /// One audit row. `detail` must hold no personal data beyond ids.
 #[allow(clippy::too_many_arguments)]
@@ -43,6 +44,50 @@ pub fn audit(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A genuine, current code, or its refusal — audited, since a refused code
+/// may be a forgery attempt worth seeing in the log. `via` names the door:
+/// the API (`code_info`, `otp`) or the server-rendered page (`page`); each
+/// scan comes through one of them, so a refused scan is one row.
+pub fn check_code(
+    conn: &mut DbConn,
+    key: &CodeKey,
+    code: &str,
+    via: &str,
+    request_id: Option<&str>,
+) -> AppResult<ResolvedCode> {
+    match stall_codes::resolve(conn, key, code)? {
+        Ok(resolved) => Ok(resolved),
+        Err(refusal) => {
+            audit(
+                conn,
+                "anonymous",
+                "stall_code.refused",
+                "stall",
+                refusal.stall_id.as_deref(),
+                refusal.market_id.as_deref(),
+                json!({ "reason": refusal.reason, "via": via }),
+                request_id,
+            )?;
+            Err(refusal.to_error())
+        }
+    }
+}
+
+/// What the merchant sees of a genuine code before anything else.
+pub fn code_info(resolved: ResolvedCode) -> CodeInfo {
+    let stall = resolved.stall;
+    CodeInfo {
+        market_name: resolved.market.name,
+        market_office_phone: resolved.market.office_phone,
+        stall_number: stall.as_ref().map(|s| s.number.clone()),
+        zone: stall.as_ref().map(|s| s.zone.clone()),
+        trade: stall.as_ref().map(|s| s.trade.clone()),
+        holder_name_masked: stall
+            .as_ref()
+            .map(|s| stall_codes::mask_name(&s.holder_name)),
+    }
 }
 
 pub fn actor(merchant_id: &str) -> String {
