@@ -107,6 +107,39 @@ pub fn stall_code(stall: &str) -> String {
     code.to_owned()
 }
 
+/// A number the server's own database gives for `sql` (`SELECT COUNT(*) …`),
+/// through its command-line client: the tests check the server's figures
+/// and side effects against the database itself.
+pub fn db_count(sql: &str) -> i64 {
+    db_text(sql)
+        .parse()
+        .unwrap_or_else(|_| panic!("{sql} did not give a number"))
+}
+
+/// What the server's own database prints for `sql` (one row; columns joined
+/// by `|`), through its command-line client.
+pub fn db_text(sql: &str) -> String {
+    let out = if database() == "postgresql" {
+        let url = std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL for PostgreSQL");
+        std::process::Command::new("psql")
+            .args([url.as_str(), "-tAc", sql])
+            .output()
+    } else {
+        let file = data_dir().join("market-code.sqlite3");
+        std::process::Command::new("sqlite3")
+            .arg(file)
+            .arg(sql)
+            .output()
+    }
+    .expect("run the database client");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// `text` in GBK, as Excel on a Chinese Windows saves a CSV. Panics on a
 /// character GBK cannot hold, so a test never uploads a mangled file unknowingly.
 pub fn gbk(text: &str) -> Vec<u8> {

@@ -3,6 +3,7 @@
 //! Build automation in Rust, in the repo (matklad's xtask pattern): no make,
 //! no shell dialect. Each step says what it does in one line.
 
+mod mvp;
 mod server;
 mod spa;
 mod test;
