@@ -7,6 +7,7 @@ mod mvp;
 mod server;
 mod spa;
 mod test;
+mod timing;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,11 @@ usage: cargo xtask <command>
   test           every test: unit, API (SQLite, then PostgreSQL when one answers),
                  browser (headless Chromium); ends with `N passed, N failed`
   record-size    build the SPA and write its first-load size into BENCHMARKS.md
+  phone-timing   time from opening a stall URL to the stall card on screen, in
+                 headless Chromium under Lighthouse's mobile profile; median of
+                 several runs into BENCHMARKS.md. Options: --runs N (default 9);
+                 --url <stall URL> --label <text> to time a server already running
+                 (e.g. a build of another branch) instead of this tree
 ";
 
 fn main() -> ExitCode {
@@ -29,6 +35,7 @@ fn main() -> ExitCode {
         Some("run") => run(),
         Some("test") => test::run_all(&args[1..]),
         Some("record-size") => record_size(),
+        Some("phone-timing") => timing::phone_timing(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
