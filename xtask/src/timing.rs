@@ -29,7 +29,16 @@ pub fn phone_timing(args: &[String]) -> Result {
     step("building the timing program (e2e crate)");
     run_cmd(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--quiet", "-p", "e2e", "--bin", "phone_timing", "-p", "backend"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "e2e",
+                "--bin",
+                "phone_timing",
+                "-p",
+                "backend",
+            ])
             .current_dir(root()),
     )?;
     let driver = Chromedriver::start()?;
@@ -57,7 +66,9 @@ pub fn phone_timing(args: &[String]) -> Result {
             (url, THIS_BUILD.to_owned(), Some(srv))
         }
     };
-    step(&format!("timing {url} ({runs} runs after one to warm Chromium up)"));
+    step(&format!(
+        "timing {url} ({runs} runs after one to warm Chromium up)"
+    ));
     let mut child = Command::new(target_dir().join("debug").join("phone_timing"))
         .args([url.as_str(), &runs.to_string()])
         .env("E2E_WEBDRIVER_URL", &driver.url)
@@ -154,11 +165,7 @@ fn record(label: &str, row: &str) -> Result {
                 .filter(|l| !l.starts_with(&format!("| {label} |")))
                 .map(str::to_owned)
                 .collect();
-            (
-                text[..a].to_owned(),
-                rows,
-                text[b + END.len()..].to_owned(),
-            )
+            (text[..a].to_owned(), rows, text[b + END.len()..].to_owned())
         }
         _ => (
             format!("{text}\n## Time to the stall card on a phone\n\n"),

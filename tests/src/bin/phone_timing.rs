@@ -109,5 +109,9 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(",")
     };
-    println!("phone-timing: card_ms={} app_ms={}", list(&card), list(&app));
+    println!(
+        "phone-timing: card_ms={} app_ms={}",
+        list(&card),
+        list(&app)
+    );
 }
