@@ -68,6 +68,29 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
+/// Today's date (UTC) and the machine, for a figure recorded in
+/// BENCHMARKS.md: `("2026-12-02", "Intel(R) Xeon(R) Processor (2 cores)")`.
+pub fn measured_on() -> (String, String) {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    (date, format!("{cpu} ({cores} cores)"))
+}
+
 /// Prints a step's one-line heading.
 pub fn step(message: &str) {
     println!("==> {message}");

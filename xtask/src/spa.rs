@@ -221,27 +221,11 @@ const END: &str = "<!-- first-load:end -->";
 pub fn record_in_benchmarks(sizes: &Sizes) -> Result {
     let path = root().join("BENCHMARKS.md");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let (date, machine) = crate::measured_on();
     let kb = |b: u64| format!("{:.1} KiB", b as f64 / 1024.0);
     let (m, s) = (&sizes.merchant, &sizes.staff);
     let section = format!(
-        "{START}\nMeasured {date} on {cpu} ({cores} cores) by `cargo xtask record-size`. The merchant \
+        "{START}\nMeasured {date} on {machine} by `cargo xtask record-size`. The merchant \
          app (`/`) and the staff console (`/manager`, `/ops`, `/bank`) are separate bundles:\n\n\
          | what | merchant (gzipped) | staff (gzipped) |\n|---|---|---|\n\
          | wasm | {} | {} |\n| js | {} | {} |\n| css | {} | {} |\n| html | {} | {} |\n\

@@ -128,24 +128,8 @@ fn summary(ms: &[f64]) -> String {
 }
 
 fn machine_and_date() -> String {
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    format!("{date}, {cpu} ({cores} cores)")
+    let (date, machine) = crate::measured_on();
+    format!("{date}, {machine}")
 }
 
 /// Puts `row` into BENCHMARKS.md's phone-timing table, replacing the row

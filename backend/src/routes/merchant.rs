@@ -22,7 +22,6 @@ use crate::auth::sms::{self, SmsMessage};
 use crate::db::{self, DbConn};
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::services::merchant as service;
-use crate::stall_codes::ResolvedCode;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -55,16 +54,6 @@ pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn check_code(
-    conn: &mut DbConn,
-    auth: &AuthState,
-    code: &str,
-    via: &str,
-    request_id: Option<&str>,
-) -> AppResult<ResolvedCode> {
-    service::check_code(conn, &auth.code_key, code, via, request_id)
-}
-
 async fn code_info(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -73,7 +62,7 @@ async fn code_info(
     let auth = state.auth.clone();
     let rid = request_id(&headers);
     let resolved = db::run(&state.pool, move |conn| {
-        check_code(conn, &auth, &code, "code_info", rid.as_deref())
+        service::check_code(conn, &auth.code_key, &code, "code_info", rid.as_deref())
     })
     .await?;
     Ok(ApiJson(service::code_info(resolved)))
@@ -198,7 +187,13 @@ async fn send_otp(
             |conn| {
                 let context = match &code_ref {
                     Some(code) => {
-                        let r = check_code(conn, &auth, code.trim(), "otp", rid.as_deref())?;
+                        let r = service::check_code(
+                            conn,
+                            &auth.code_key,
+                            code.trim(),
+                            "otp",
+                            rid.as_deref(),
+                        )?;
                         LoginContext {
                             stall_id: r.stall.map(|s| s.id),
                             market_id: Some(r.market.id),
