@@ -1,5 +1,6 @@
 //! Builds the two browser apps with Trunk (release, offline, wasm-opt): the
-//! merchant app into `dist/` and the staff console into `dist/staff/`;
+//! merchant app into `dist/` and the staff console into `dist/staff/`, and
+//! the merchant app again for older webviews into `dist/mvp/` (`mvp.rs`);
 //! pre-compresses what the server sends, and measures what each first load
 //! downloads.
 
