@@ -33,6 +33,10 @@ use crate::db;
 use crate::error::AppError;
 use crate::services::merchant as service;
 
+/// Longer than any code (compact 37 characters, legacy 75): such a path is
+/// neither looked up nor echoed into the page.
+const MAX_CODE_ECHO: usize = 128;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/S/{code}", get(page))
@@ -52,23 +56,26 @@ async fn page(
         return StatusCode::NOT_FOUND.into_response();
     };
     let (code, result) = match code {
-        Ok(UrlPath(code)) => {
-            let key = state.auth.clone();
+        Ok(UrlPath(code)) if code.len() <= MAX_CODE_ECHO => {
+            let auth = state.auth.clone();
             let request_id = headers
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let text = code.clone();
             let result = db::run(&state.pool, move |conn| {
-                service::check_code(conn, &key.code_key, &text, "page", request_id.as_deref())
+                service::check_code(conn, &auth.code_key, &text, "page", request_id.as_deref())
                     .map(service::code_info)
             })
             .await;
             (code, result)
         }
-        // Not even text (bad percent-encoding): refused like any unreadable
-        // code, and like the API's path rejection, without an audit row.
-        Err(_) => (String::new(), Err(invalid_code())),
+        // Not even text (bad percent-encoding), or far longer than any code:
+        // refused like any unreadable code, without a lookup, and not echoed
+        // into the page. (Like the API's path rejection, no audit row here;
+        // the app, finding no answer for its path, asks the API, which
+        // refuses and audits it once.)
+        _ => (String::new(), Err(invalid_code())),
     };
     let (status, answer) = match result {
         Ok(info) => (StatusCode::OK, ScanAnswer::Found(info)),

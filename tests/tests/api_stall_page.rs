@@ -140,17 +140,23 @@ async fn a_refused_code_gets_a_bilingual_page_and_one_audit_row() {
     ));
     assert_eq!(refused, 1);
 
-    // Not even text: refused the same way, before any lookup or row.
-    let page = get_page("/S/%FF%FE").await;
-    assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    assert!(page.html.contains("此二维码无效"));
-    let request = header(&page, "x-request-id").to_owned();
-    assert_eq!(
-        e2e::db_count(&format!(
-            "SELECT COUNT(*) FROM audit_log WHERE request_id = '{request}'"
-        )),
-        0
-    );
+    // Not even text, or far too long: refused the same way, before any
+    // lookup or row, and not echoed into the page.
+    let long = "A".repeat(5000);
+    for path in ["/S/%FF%FE".to_owned(), format!("/S/{long}")] {
+        let page = get_page(&path).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST);
+        assert!(page.html.contains("此二维码无效"));
+        assert!(!page.html.contains(&long));
+        assert_eq!(data_block(&page.html).code, "");
+        let request = header(&page, "x-request-id").to_owned();
+        assert_eq!(
+            e2e::db_count(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE request_id = '{request}'"
+            )),
+            0
+        );
+    }
 }
 
 /// A stall's code in the legacy format (`/s/<payload>.<tag>`), made from the

@@ -1,7 +1,8 @@
 //! The stall page a QR code opens, in a phone-sized Chromium: without
 //! JavaScript the server's card is the whole page; with it, the app takes
 //! the same screen over with no spinner, no frame showing two cards or none,
-//! and no second request for what the page already says. A refused code
+//! and no second request for what the page already says, in the language
+//! the merchant chose (the server's page carries both). A refused code
 //! leaves one audit row either way.
 
 use e2e::browser::{cdp, phone, phone_without_javascript, screenshot, wait_for_app, wait_for_text};
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 /// whether two stall cards or a refusal page were on screen at once or the
 /// content went missing after it had been shown.
 const RECORDER: &str = r#"
-window.__seen = { spinner: false, twice: false, gap: false, shown: false };
+window.__seen = { spinner: false, twice: false, gap: false, shown: false, titles: [] };
 new MutationObserver(function () {
   if (document.getElementById('code-loading') || document.getElementById('boot')) {
     window.__seen.spinner = true;
@@ -25,6 +26,11 @@ new MutationObserver(function () {
     if (e.getClientRects().length > 0) visible++;
   });
   if (visible > 1) window.__seen.twice = true;
+  var titles = window.__seen.titles;
+  document.querySelectorAll('#scan h1').forEach(function (h) {
+    var text = h.innerText.trim();
+    if (h.getClientRects().length > 0 && text && titles[titles.length - 1] !== text) titles.push(text);
+  });
   if (visible === 1) window.__seen.shown = true;
   else if (window.__seen.shown) window.__seen.gap = true;
   requestAnimationFrame(frame);
@@ -123,6 +129,7 @@ async fn with_javascript_the_app_takes_the_card_over_without_a_flash() {
     assert_eq!(seen["spinner"], false, "no spinner: {seen}");
     assert_eq!(seen["twice"], false, "never two cards on screen: {seen}");
     assert_eq!(seen["gap"], false, "never no card: {seen}");
+    assert_eq!(seen["titles"], json!(["这是我的摊位吗？"]), "{seen}");
     assert_eq!(code_requests(&client).await, 0, "no second request");
     screenshot(&client, "stall-page-2-app-took-over").await;
 
@@ -157,5 +164,25 @@ async fn a_refused_code_is_audited_once_when_the_app_takes_over() {
     assert_eq!(code_requests(&client).await, 0, "the app did not ask again");
     assert_eq!(refused_rows(), before + 1, "one scan, one row");
     screenshot(&client, "stall-page-4-refused-app").await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_merchant_who_chose_english_sees_english_from_the_first_frame() {
+    let client = watched_phone().await;
+    client.goto(&e2e::url("/")).await.unwrap();
+    // As the app's language switch stores it (state.rs).
+    client
+        .execute("localStorage.setItem('mc.lang', '\"en\"');", vec![])
+        .await
+        .unwrap();
+    client.goto(&e2e::stall_url("A-09")).await.unwrap();
+    wait_for_app(&client).await;
+    wait_for_text(&client, "#scan h1", "Is this your stall?").await;
+    let seen = seen(&client).await;
+    assert_eq!(seen["titles"], json!(["Is this your stall?"]), "{seen}");
+    assert_eq!(seen["twice"], false, "{seen}");
+    assert_eq!(seen["gap"], false, "{seen}");
+    screenshot(&client, "stall-page-5-english").await;
     client.close().await.unwrap();
 }
