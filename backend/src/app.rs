@@ -15,6 +15,7 @@ pub fn router(state: AppState) -> Router {
     let dist = state.config.dist_dir.clone();
     Router::new()
         .nest("/api", crate::routes::router())
+        .merge(crate::stall_page::router())
         .fallback_service(crate::web::spa(&dist))
         .with_state(state)
         .layer(

@@ -25,6 +25,7 @@ pub mod routes;
 pub mod seed;
 pub mod services;
 pub mod stall_codes;
+pub mod stall_page;
 pub mod state;
 #[cfg(test)]
 mod test_fixtures;

@@ -1,6 +1,10 @@
 //! Signed stall codes: making a stall's URL, and deciding whether a scanned
-//! code is genuine and current. The payload layout lives in
+//! code is genuine and current. The payload layouts live in
 //! [`shared::stall_code`]; the key and the tag live only here.
+//!
+//! New codes are compact (`/S/<base32>`, short enough for a low-density QR
+//! code); codes printed in the legacy format (`/s/<payload>.<tag>`) are still
+//! honoured until their stall's code is reissued.
 //!
 //! A code is refused when its tag does not verify (forged, edited,
 //! truncated, signed with another key) or when the stall's `code_version` has
@@ -11,7 +15,9 @@ use axum::http::StatusCode;
 use diesel::prelude::*;
 use hmac::Mac;
 use sha2::{Digest, Sha256};
-use shared::stall_code::{self, CodePayload, CodeTarget, TAG_LEN};
+use shared::stall_code::{
+    self, COMPACT_TAG_LEN, CodePayload, CodeTarget, CompactPayload, CompactTarget, ID_PREFIX_LEN,
+};
 
 use crate::auth::keys::{self, HmacSha256};
 use crate::config::Config;
@@ -58,24 +64,57 @@ impl CodeKey {
         mac
     }
 
-    /// The text after `/s/`.
-    pub fn sign(&self, payload: &CodePayload) -> String {
+    /// The text after `/S/`: a compact code.
+    pub fn sign(&self, payload: &CompactPayload) -> String {
         let bytes = payload.to_bytes();
         let tag = self.mac(&bytes).finalize().into_bytes();
-        stall_code::join(&bytes, &tag[..TAG_LEN])
+        stall_code::join_compact(&bytes, &tag[..COMPACT_TAG_LEN])
     }
 
-    /// The payload of a genuine code. The tag is compared in constant time
-    /// before the payload is even parsed, so nothing an attacker controls is
-    /// interpreted unauthenticated.
-    pub fn verify(&self, code: &str) -> Option<CodePayload> {
+    /// The text after `/s/` in the legacy format, as codes were printed
+    /// before the compact one; only tests make them now.
+    #[cfg(test)]
+    pub fn sign_legacy(&self, payload: &CodePayload) -> String {
+        let bytes = payload.to_bytes();
+        let tag = self.mac(&bytes).finalize().into_bytes();
+        stall_code::join(&bytes, &tag[..stall_code::TAG_LEN])
+    }
+
+    /// The payload of a genuine code, in either format. The tag is compared
+    /// in constant time before the payload is even parsed, so nothing an
+    /// attacker controls is interpreted unauthenticated. The two formats'
+    /// payloads start with different bytes, so a tag made for one never
+    /// verifies as the other.
+    pub fn verify(&self, code: &str) -> Option<Verified> {
         if code.len() > MAX_CODE_LEN {
             return None;
         }
-        let (payload, tag) = stall_code::split(code).ok()?;
-        self.mac(&payload).verify_truncated_left(&tag).ok()?;
-        let parsed = CodePayload::from_bytes(&payload).ok()?;
-        (parsed.key_id == self.id).then_some(parsed)
+        let verified = if code.contains('.') {
+            let (payload, tag) = stall_code::split(code).ok()?;
+            self.mac(&payload).verify_truncated_left(&tag).ok()?;
+            Verified::Legacy(CodePayload::from_bytes(&payload).ok()?)
+        } else {
+            let (payload, tag) = stall_code::split_compact(code).ok()?;
+            self.mac(&payload).verify_truncated_left(&tag).ok()?;
+            Verified::Compact(CompactPayload::from_bytes(&payload).ok()?)
+        };
+        (verified.key_id() == self.id).then_some(verified)
+    }
+}
+
+/// A code whose tag verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    Legacy(CodePayload),
+    Compact(CompactPayload),
+}
+
+impl Verified {
+    fn key_id(&self) -> u8 {
+        match self {
+            Verified::Legacy(p) => p.key_id,
+            Verified::Compact(p) => p.key_id,
+        }
     }
 }
 
@@ -140,74 +179,143 @@ pub fn resolve(
     key: &CodeKey,
     code: &str,
 ) -> AppResult<Result<ResolvedCode, CodeRefusal>> {
-    let Some(payload) = key.verify(code) else {
+    let Some(verified) = key.verify(code) else {
         return Ok(Err(CodeRefusal::invalid()));
     };
-    let market_id = stall_code::id_text("mkt", &payload.market_id);
-    let Some(market) = markets::table
-        .find(&market_id)
-        .select(Market::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(Err(CodeRefusal::invalid()));
-    };
-    let stall = match payload.target {
-        CodeTarget::MarketWide => None,
-        CodeTarget::Stall {
-            stall_id,
-            code_version,
-        } => {
-            let stall_id = stall_code::id_text("stl", &stall_id);
-            let stall = stalls::table
-                .find(&stall_id)
-                .filter(stalls::market_id.eq(&market.id))
-                .select(Stall::as_select())
-                .first(conn)
-                .optional()?;
-            let refusal = |reason| CodeRefusal {
-                reason,
-                market_id: Some(market.id.clone()),
-                stall_id: Some(stall_id.clone()),
+    // The market, and the stall with the code version printed for it.
+    let (market, stall) = match verified {
+        Verified::Legacy(payload) => {
+            let market_id = stall_code::id_text("mkt", &payload.market_id);
+            let Some(market) = market_by_id(conn, &market_id)? else {
+                return Ok(Err(CodeRefusal::invalid()));
             };
-            let Some(stall) = stall else {
-                return Ok(Err(refusal("invalid")));
+            let stall = match payload.target {
+                CodeTarget::MarketWide => None,
+                CodeTarget::Stall {
+                    stall_id,
+                    code_version,
+                } => {
+                    let stall_id = stall_code::id_text("stl", &stall_id);
+                    let stall = stalls::table
+                        .find(&stall_id)
+                        .filter(stalls::market_id.eq(&market.id))
+                        .select(Stall::as_select())
+                        .first(conn)
+                        .optional()?;
+                    let Some(stall) = stall else {
+                        return Ok(Err(CodeRefusal {
+                            reason: "invalid",
+                            market_id: Some(market.id),
+                            stall_id: Some(stall_id),
+                        }));
+                    };
+                    Some((stall, code_version))
+                }
             };
-            if i64::from(code_version) < i64::from(stall.code_version) {
-                return Ok(Err(refusal("superseded")));
-            }
-            // A version from the future was never issued: only a key leak
-            // could make one, so it is not honoured.
-            if i64::from(code_version) > i64::from(stall.code_version) {
-                return Ok(Err(refusal("invalid")));
-            }
-            if stall.status != "active" {
-                return Ok(Err(refusal("inactive")));
-            }
-            Some(stall)
+            (market, stall)
         }
+        Verified::Compact(payload) => match payload.target {
+            CompactTarget::MarketWide { market_prefix } => {
+                let prefix = stall_code::id_prefix_text("mkt", &market_prefix);
+                let (lo, hi) = prefix_range(&prefix);
+                let found: Vec<Market> = markets::table
+                    .filter(markets::id.ge(lo))
+                    .filter(markets::id.lt(hi))
+                    .select(Market::as_select())
+                    .limit(2)
+                    .load(conn)?;
+                let Ok([market]) = <[Market; 1]>::try_from(found) else {
+                    return Ok(Err(CodeRefusal::invalid()));
+                };
+                (market, None)
+            }
+            CompactTarget::Stall {
+                stall_prefix,
+                code_version,
+            } => {
+                let prefix = stall_code::id_prefix_text("stl", &stall_prefix);
+                let (lo, hi) = prefix_range(&prefix);
+                let found: Vec<Stall> = stalls::table
+                    .filter(stalls::id.ge(lo))
+                    .filter(stalls::id.lt(hi))
+                    .select(Stall::as_select())
+                    .limit(2)
+                    .load(conn)?;
+                let Ok([stall]) = <[Stall; 1]>::try_from(found) else {
+                    return Ok(Err(CodeRefusal::invalid()));
+                };
+                let Some(market) = market_by_id(conn, &stall.market_id)? else {
+                    return Ok(Err(CodeRefusal::invalid()));
+                };
+                (market, Some((stall, code_version)))
+            }
+        },
     };
-    Ok(Ok(ResolvedCode { market, stall }))
+    let Some((stall, code_version)) = stall else {
+        return Ok(Ok(ResolvedCode {
+            market,
+            stall: None,
+        }));
+    };
+    let refusal = |reason| CodeRefusal {
+        reason,
+        market_id: Some(market.id.clone()),
+        stall_id: Some(stall.id.clone()),
+    };
+    if i64::from(code_version) < i64::from(stall.code_version) {
+        return Ok(Err(refusal("superseded")));
+    }
+    // A version from the future was never issued: only a key leak could
+    // make one, so it is not honoured.
+    if i64::from(code_version) > i64::from(stall.code_version) {
+        return Ok(Err(refusal("invalid")));
+    }
+    if stall.status != "active" {
+        return Ok(Err(refusal("inactive")));
+    }
+    Ok(Ok(ResolvedCode {
+        market,
+        stall: Some(stall),
+    }))
 }
 
-fn payload_for(key: &CodeKey, market: &Market, stall: Option<&Stall>) -> AppResult<CodePayload> {
+fn market_by_id(conn: &mut DbConn, id: &str) -> AppResult<Option<Market>> {
+    Ok(markets::table
+        .find(id)
+        .select(Market::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Every id that starts with `prefix` (`stl_<16 hex>`) sorts in
+/// `[prefix, prefix + "g")`: ids are lower-case hex, and `g` follows `f`. A
+/// range, unlike `LIKE`, uses the primary-key index on both databases.
+fn prefix_range(prefix: &str) -> (String, String) {
+    debug_assert_eq!(
+        prefix.len() - prefix.find('_').unwrap_or(0) - 1,
+        2 * ID_PREFIX_LEN
+    );
+    (prefix.to_owned(), format!("{prefix}g"))
+}
+
+fn payload_for(key: &CodeKey, market: &Market, stall: Option<&Stall>) -> AppResult<CompactPayload> {
     let bad_id = || AppError::internal("an id is not <prefix>_<32 hex>");
-    let market_id = stall_code::id_bytes(&market.id).ok_or_else(bad_id)?;
     let target = match stall {
-        None => CodeTarget::MarketWide,
-        Some(s) => CodeTarget::Stall {
-            stall_id: stall_code::id_bytes(&s.id).ok_or_else(bad_id)?,
+        None => CompactTarget::MarketWide {
+            market_prefix: stall_code::id_prefix(&market.id).ok_or_else(bad_id)?,
+        },
+        Some(s) => CompactTarget::Stall {
+            stall_prefix: stall_code::id_prefix(&s.id).ok_or_else(bad_id)?,
             code_version: u32::try_from(s.code_version).map_err(AppError::internal)?,
         },
     };
-    Ok(CodePayload {
+    Ok(CompactPayload {
         key_id: key.id(),
-        market_id,
         target,
     })
 }
 
-/// `<public_url>/s/<code>`.
+/// `<public_url>/S/<code>`: what a newly printed card carries.
 pub fn url_for(
     key: &CodeKey,
     public_url: &str,
@@ -216,8 +324,9 @@ pub fn url_for(
 ) -> AppResult<String> {
     let payload = payload_for(key, market, stall)?;
     Ok(format!(
-        "{}/s/{}",
+        "{}{}{}",
         public_url.trim_end_matches('/'),
+        stall_code::COMPACT_PATH,
         key.sign(&payload)
     ))
 }
@@ -307,7 +416,7 @@ mod tests {
         CodeKey::from_bytes(vec![42u8; 32])
     }
 
-    fn payload() -> CodePayload {
+    fn legacy() -> CodePayload {
         CodePayload {
             key_id: key().id(),
             market_id: [1u8; 16],
@@ -318,35 +427,53 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sign_then_verify() {
-        let code = key().sign(&payload());
-        assert_eq!(key().verify(&code), Some(payload()));
-        let wide = CodePayload {
-            target: CodeTarget::MarketWide,
-            ..payload()
-        };
-        assert_eq!(key().verify(&key().sign(&wide)), Some(wide));
+    fn compact() -> CompactPayload {
+        CompactPayload {
+            key_id: key().id(),
+            target: CompactTarget::Stall {
+                stall_prefix: [2u8; ID_PREFIX_LEN],
+                code_version: 1,
+            },
+        }
     }
 
     #[test]
-    fn tag_is_the_first_128_bits_of_hmac_sha256() {
-        let code = key().sign(&payload());
+    fn sign_then_verify_both_formats() {
+        let code = key().sign(&compact());
+        assert_eq!(key().verify(&code), Some(Verified::Compact(compact())));
+        let wide = CompactPayload {
+            target: CompactTarget::MarketWide {
+                market_prefix: [1u8; ID_PREFIX_LEN],
+            },
+            ..compact()
+        };
+        assert_eq!(
+            key().verify(&key().sign(&wide)),
+            Some(Verified::Compact(wide))
+        );
+        let old = key().sign_legacy(&legacy());
+        assert_eq!(key().verify(&old), Some(Verified::Legacy(legacy())));
+    }
+
+    #[test]
+    fn tags_are_the_first_bits_of_hmac_sha256() {
+        let code = key().sign(&compact());
+        let (bytes, tag) = stall_code::split_compact(&code).unwrap();
+        let full = keys::hmac_plain(&[42u8; 32], &bytes);
+        assert_eq!(tag, full[..12]);
+        let code = key().sign_legacy(&legacy());
         let (bytes, tag) = stall_code::split(&code).unwrap();
         let full = keys::hmac_plain(&[42u8; 32], &bytes);
         assert_eq!(tag, full[..16]);
     }
 
-    #[test]
-    fn every_edit_is_refused() {
-        let code = key().sign(&payload());
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+    fn assert_every_edit_refused(code: &str, alphabet: &[u8]) {
         for i in 0..code.len() {
             for &c in alphabet {
                 if c == code.as_bytes()[i] {
                     continue;
                 }
-                let mut edited = code.clone().into_bytes();
+                let mut edited = code.to_owned().into_bytes();
                 edited[i] = c;
                 let edited = String::from_utf8(edited).unwrap();
                 assert_eq!(key().verify(&edited), None, "position {i} → {}", c as char);
@@ -355,19 +482,42 @@ mod tests {
     }
 
     #[test]
+    fn every_edit_is_refused() {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+        assert_every_edit_refused(&key().sign_legacy(&legacy()), alphabet);
+        assert_every_edit_refused(&key().sign(&compact()), alphabet);
+    }
+
+    #[test]
     fn truncated_extended_and_foreign_codes_are_refused() {
-        let code = key().sign(&payload());
-        for n in 0..code.len() {
-            assert_eq!(key().verify(&code[..n]), None, "first {n} chars");
+        for code in [key().sign(&compact()), key().sign_legacy(&legacy())] {
+            for n in 0..code.len() {
+                assert_eq!(key().verify(&code[..n]), None, "first {n} chars");
+            }
+            assert_eq!(key().verify(&format!("{code}A")), None);
+            assert_eq!(key().verify(&format!("{code}AAAAAAAA")), None);
+            assert_eq!(key().verify(&format!("{code}.")), None);
+            let other = CodeKey::from_bytes(vec![43u8; 32]);
+            assert_eq!(other.verify(&code), None);
         }
-        assert_eq!(key().verify(&format!("{code}A")), None);
-        assert_eq!(key().verify(&format!("{code}.")), None);
-        let other = CodeKey::from_bytes(vec![43u8; 32]);
-        assert_eq!(other.verify(&code), None);
         // Same payload signed by another key, even claiming this key's id.
-        let forged = other.sign(&payload());
-        assert_eq!(key().verify(&forged), None);
+        let other = CodeKey::from_bytes(vec![43u8; 32]);
+        assert_eq!(key().verify(&other.sign(&compact())), None);
+        assert_eq!(key().verify(&other.sign_legacy(&legacy())), None);
         assert_eq!(key().verify(&"A".repeat(5000)), None);
+    }
+
+    #[test]
+    fn a_tag_for_one_format_does_not_verify_as_the_other() {
+        // The legacy payload re-encoded as a compact code, with its own tag.
+        let old = key().sign_legacy(&legacy());
+        let (bytes, tag) = stall_code::split(&old).unwrap();
+        let as_compact = stall_code::join_compact(&bytes, &tag[..COMPACT_TAG_LEN]);
+        assert_eq!(key().verify(&as_compact), None);
+        let new = key().sign(&compact());
+        let (bytes, tag) = stall_code::split_compact(&new).unwrap();
+        let padded = [tag.as_slice(), &[0u8; 4]].concat();
+        assert_eq!(key().verify(&stall_code::join(&bytes, &padded)), None);
     }
 
     #[test]
@@ -383,8 +533,12 @@ mod tests {
         assert_eq!(mask_name(""), "");
     }
 
+    fn code_of(url: &str) -> &str {
+        stall_code::code_in_url(url).unwrap()
+    }
+
     /// Against a real (temporary) SQLite database: a reprint supersedes the
-    /// old code, and the new code works.
+    /// old code in both formats, and the new code works.
     #[test]
     fn reissue_supersedes_old_codes() {
         let dir = std::env::temp_dir().join(format!(
@@ -400,42 +554,136 @@ mod tests {
         let key = key();
 
         let old_url = demo_stall_url(&mut conn, &key, "http://x", "A-01").unwrap();
-        let old_code = old_url.strip_prefix("http://x/s/").unwrap().to_owned();
+        assert!(old_url.starts_with("http://x/S/"), "{old_url}");
+        let old_code = code_of(&old_url).to_owned();
         let resolved = resolve(&mut conn, &key, &old_code).unwrap().unwrap();
         assert_eq!(resolved.stall.as_ref().unwrap().number, "A-01");
         assert_eq!(resolved.market.name, crate::seed::DEMO_MARKET);
 
-        let stall_id = resolved.stall.unwrap().id;
+        // The same stall's code as printed before the compact format.
+        let stall = resolved.stall.clone().unwrap();
+        let legacy_code = key.sign_legacy(&CodePayload {
+            key_id: key.id(),
+            market_id: stall_code::id_bytes(&resolved.market.id).unwrap(),
+            target: CodeTarget::Stall {
+                stall_id: stall_code::id_bytes(&stall.id).unwrap(),
+                code_version: 1,
+            },
+        });
+        let legacy = resolve(&mut conn, &key, &legacy_code).unwrap().unwrap();
+        assert_eq!(legacy.stall.unwrap().id, stall.id);
+
+        let stall_id = stall.id;
         assert_eq!(reissue(&mut conn, &stall_id).unwrap(), 2);
-        let refusal = resolve(&mut conn, &key, &old_code).unwrap().unwrap_err();
-        assert_eq!(refusal.reason, "superseded");
-        assert_eq!(refusal.to_error().code(), "code_superseded");
-        assert_eq!(refusal.stall_id.as_deref(), Some(stall_id.as_str()));
+        for code in [&old_code, &legacy_code] {
+            let refusal = resolve(&mut conn, &key, code).unwrap().unwrap_err();
+            assert_eq!(refusal.reason, "superseded");
+            assert_eq!(refusal.to_error().code(), "code_superseded");
+            assert_eq!(refusal.stall_id.as_deref(), Some(stall_id.as_str()));
+        }
 
         let new_url = demo_stall_url(&mut conn, &key, "http://x", "A-01").unwrap();
         assert_ne!(new_url, old_url);
-        let new_code = new_url.strip_prefix("http://x/s/").unwrap();
-        assert!(resolve(&mut conn, &key, new_code).unwrap().is_ok());
+        assert!(resolve(&mut conn, &key, code_of(&new_url)).unwrap().is_ok());
 
         // Another stall's codes are untouched.
         let b = demo_stall_url(&mut conn, &key, "http://x", "B-01").unwrap();
-        assert!(
-            resolve(&mut conn, &key, b.strip_prefix("http://x/s/").unwrap())
-                .unwrap()
-                .is_ok()
-        );
+        let b = resolve(&mut conn, &key, code_of(&b)).unwrap().unwrap();
+        assert_eq!(b.stall.unwrap().number, "B-01");
         // Market-wide codes resolve to the market alone.
         let wide = stall_url(&mut conn, &key, "http://x", None, None).unwrap();
-        let wide = resolve(&mut conn, &key, wide.strip_prefix("http://x/s/").unwrap())
-            .unwrap()
-            .unwrap();
+        let wide = resolve(&mut conn, &key, code_of(&wide)).unwrap().unwrap();
         assert!(wide.stall.is_none());
+        assert_eq!(wide.market.name, crate::seed::DEMO_MARKET);
         assert!(matches!(
             demo_stall_url(&mut conn, &key, "http://x", "Z-99"),
             Err(e) if e.code() == "not_found"
         ));
+
+        // A genuine tag over a prefix that names no stall is refused, and so
+        // is one that names two (never made here, but not guessed at either).
+        let nowhere = key.sign(&CompactPayload {
+            key_id: key.id(),
+            target: CompactTarget::Stall {
+                stall_prefix: [0xee; ID_PREFIX_LEN],
+                code_version: 1,
+            },
+        });
+        let refusal = resolve(&mut conn, &key, &nowhere).unwrap().unwrap_err();
+        assert_eq!(refusal.reason, "invalid");
+        let twin = format!("{}0000000000000000", &stall_id[..20]);
+        let twin = if twin == stall_id {
+            format!("{}ffffffffffffffff", &stall_id[..20])
+        } else {
+            twin
+        };
+        for sql in [
+            format!("CREATE TEMP TABLE twin AS SELECT * FROM stalls WHERE id = '{stall_id}'"),
+            format!("UPDATE twin SET id = '{twin}', number = 'TWIN'"),
+            "INSERT INTO stalls SELECT * FROM twin".to_owned(),
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).unwrap();
+        }
+        let current = demo_stall_url(&mut conn, &key, "http://x", "A-01").unwrap();
+        let refusal = resolve(&mut conn, &key, code_of(&current))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refusal.reason, "invalid");
         drop(conn);
         drop(pool);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The printed code's density, old format against new, for a county's
+    /// real host name and for the demo's address (figures in BENCHMARKS.md:
+    /// `cargo test -p backend --lib qr_versions -- --nocapture`).
+    #[test]
+    fn compact_codes_print_at_least_two_qr_versions_smaller() {
+        use qrcode::{EcLevel, QrCode, Version};
+        let version = |text: &str, ec| match QrCode::with_error_correction_level(text, ec)
+            .unwrap()
+            .version()
+        {
+            Version::Normal(v) => v,
+            Version::Micro(_) => unreachable!("never a micro code"),
+        };
+        // Worst cases of each format: the largest ids and a reprinted stall.
+        let legacy = CodePayload {
+            market_id: [0xff; 16],
+            target: CodeTarget::Stall {
+                stall_id: [0xff; 16],
+                code_version: 300,
+            },
+            ..legacy()
+        };
+        let compact = CompactPayload {
+            target: CompactTarget::Stall {
+                stall_prefix: [0xff; ID_PREFIX_LEN],
+                code_version: 300,
+            },
+            ..compact()
+        };
+        for public in ["https://mc.yixing.gov.cn", "http://127.0.0.1:41234"] {
+            let old = format!("{public}/s/{}", key().sign_legacy(&legacy));
+            let new = format!("{public}/S/{}", key().sign(&compact));
+            let printed = crate::services::stalls::qr_code(&new).unwrap();
+            let Version::Normal(printed_version) = printed.version() else {
+                unreachable!()
+            };
+            assert_eq!(printed.error_correction_level(), EcLevel::Q);
+            let (old_m, old_q) = (version(&old, EcLevel::M), version(&old, EcLevel::Q));
+            println!(
+                "qr_versions {public}: old {} chars: version {old_m} at M (as printed), \
+                 {old_q} at Q; new {} chars: version {printed_version} at Q (as printed), {} at H",
+                old.len(),
+                new.len(),
+                version(&shared::stall_code::qr_text(&new), EcLevel::H),
+            );
+            assert!(
+                printed_version + 2 <= old_m,
+                "{public}: version {printed_version} at Q against {old_m} at M"
+            );
+            assert!(printed_version + 2 <= old_q);
+        }
     }
 }

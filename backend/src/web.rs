@@ -1,6 +1,7 @@
 //! Serving the built SPA: hashed assets cached for a year, `index.html` never
 //! cached (so a deploy reaches phones at once), and every unknown path
-//! answered with an `index.html` so client-side routes like `/s/<code>` load.
+//! answered with an `index.html` so client-side routes like `/login` load
+//! (the stall page, `/S/<code>`, is rendered by `stall_page.rs` instead).
 //! There are two apps: the staff console (`dist/staff/`) for its routes, the
 //! merchant app (`dist/`) for everything else; they are split so merchants'
 //! phones never download the console.

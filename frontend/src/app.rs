@@ -12,9 +12,12 @@ use crate::state::Settings;
 pub enum Route {
     #[at("/")]
     Home,
-    /// Where a stall's printed QR code points.
-    #[at("/s/:code")]
+    /// Where a stall's printed QR code points: compact codes (`/S/`, printed
+    /// now) and legacy ones (`/s/`, printed before) land on the same screen.
+    #[at("/S/:code")]
     Scan { code: String },
+    #[at("/s/:code")]
+    ScanLegacy { code: String },
     #[at("/login")]
     Login,
     #[at("/profile")]
@@ -36,7 +39,9 @@ pub enum Route {
 fn switch(route: Route) -> Html {
     match route {
         Route::Home => html! { <pages::home::Home /> },
-        Route::Scan { code } => html! { <pages::scan::Scan {code} /> },
+        Route::Scan { code } | Route::ScanLegacy { code } => {
+            html! { <pages::scan::Scan {code} /> }
+        }
         Route::Login => html! { <pages::login::Login /> },
         Route::Profile => html! { <pages::profile::Profile /> },
         Route::Authorize => html! { <pages::authorize::Authorize /> },

@@ -9,6 +9,7 @@ pub mod app;
 pub mod components;
 pub mod i18n;
 pub mod pages;
+pub mod prerendered;
 pub mod staff_app;
 pub mod state;
 
@@ -26,5 +27,8 @@ where
     {
         boot.remove();
     }
-    yew::Renderer::<A>::new().render();
+    match prerendered::app_host() {
+        Some(host) => yew::Renderer::<A>::with_root(host).render(),
+        None => yew::Renderer::<A>::new().render(),
+    };
 }

@@ -21,6 +21,32 @@ pub struct CodeInfo {
     pub holder_name_masked: Option<String>,
 }
 
+/// The id of the data block in a stall page the server rendered.
+pub const SCAN_DATA_ID: &str = "scan-data";
+
+/// What the server writes into a stall page it rendered (`/S/<code>`), as a
+/// `<script type="application/json" id="scan-data">` block: the answer the
+/// page already shows, so the app takes over the screen without asking the
+/// server again (a refusal asked twice would also be audited twice).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanPageData {
+    /// The code the page was rendered for, as it appears in the path.
+    pub code: String,
+    pub answer: ScanAnswer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanAnswer {
+    /// What `GET /api/m/codes/{code}` would have answered.
+    Found(CodeInfo),
+    /// Its refusal: the status and error body the API would have sent.
+    Refused {
+        status: u16,
+        error: crate::error::ApiErrorBody,
+    },
+}
+
 /// `POST /api/m/otp`. Accepts an `Idempotency-Key` header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtpRequest {

@@ -14,6 +14,16 @@ Weixin NetType/4G Language/zh_CN ABI/arm64";
 
 /// Starts a fresh browser session in the phone viewport.
 pub async fn phone() -> Client {
+    phone_with(true).await
+}
+
+/// A phone whose browser runs no JavaScript at all (some locked-down
+/// webviews, or a page seen before the bundle loads).
+pub async fn phone_without_javascript() -> Client {
+    phone_with(false).await
+}
+
+async fn phone_with(javascript: bool) -> Client {
     let webdriver = super::required("E2E_WEBDRIVER_URL");
     let profile = std::env::temp_dir().join(format!(
         "market-code-chrome-{}-{}",
@@ -40,6 +50,8 @@ pub async fn phone() -> Client {
                 "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "touch": true },
                 "userAgent": WECHAT_UA,
             },
+            // 2 blocks: the content setting a user or a policy turns off.
+            "prefs": { "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 } },
         }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -82,4 +94,68 @@ pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let path = dir.join(format!("{name}.png"));
     std::fs::write(&path, png).expect("write screenshot");
     path
+}
+
+/// Waits (up to 15 s) until the app has taken over a page the server
+/// rendered (`frontend/src/prerendered.rs` removes the server's markup),
+/// so a click reaches the app rather than the server's inert copy.
+pub async fn wait_for_app(client: &Client) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let taken_over = client
+            .execute(
+                "return document.getElementById('ssr') === null && !document.getElementById('boot');",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if taken_over {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("the app did not take over the page within 15 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A Chrome DevTools Protocol command, sent through chromedriver's
+/// `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct Cdp {
+    cmd: String,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Sends a DevTools command (`Network.emulateNetworkConditions`,
+/// `Page.addScriptToEvaluateOnNewDocument`, …) to the session's page and
+/// returns its result. Panics when chromedriver refuses it.
+pub async fn cdp(client: &Client, cmd: &str, params: serde_json::Value) -> serde_json::Value {
+    client
+        .issue_cmd(Cdp {
+            cmd: cmd.to_owned(),
+            params,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("DevTools {cmd}: {e}"))
 }

@@ -96,13 +96,48 @@ pub fn stall_url(stall: &str) -> String {
     backend(&["stall-url", stall], &[]).trim().to_owned()
 }
 
-/// The signed code of a stall's URL, the part after `/s/`; the URL must be on
+/// The signed code of a stall's URL, the part after `/S/`; the URL must be on
 /// the server under test.
 pub fn stall_code(stall: &str) -> String {
     let url = stall_url(stall);
-    let (base, code) = url.rsplit_once("/s/").expect("a /s/ URL");
+    let (base, code) = url
+        .rsplit_once(shared::stall_code::COMPACT_PATH)
+        .expect("a compact /S/ URL");
     assert_eq!(base, base_url(), "stall URLs carry the public base URL");
     code.to_owned()
+}
+
+/// A number the server's own database gives for `sql` (`SELECT COUNT(*) …`),
+/// through its command-line client: the tests check the server's figures
+/// and side effects against the database itself.
+pub fn db_count(sql: &str) -> i64 {
+    db_text(sql)
+        .parse()
+        .unwrap_or_else(|_| panic!("{sql} did not give a number"))
+}
+
+/// What the server's own database prints for `sql` (one row; columns joined
+/// by `|`), through its command-line client.
+pub fn db_text(sql: &str) -> String {
+    let out = if database() == "postgresql" {
+        let url = std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL for PostgreSQL");
+        std::process::Command::new("psql")
+            .args([url.as_str(), "-tAc", sql])
+            .output()
+    } else {
+        let file = data_dir().join("market-code.sqlite3");
+        std::process::Command::new("sqlite3")
+            .arg(file)
+            .arg(sql)
+            .output()
+    }
+    .expect("run the database client");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// `text` in GBK, as Excel on a Chinese Windows saves a CSV. Panics on a

@@ -59,7 +59,8 @@ async fn wrong_method_is_a_json_405() {
 
 #[tokio::test]
 async fn client_routes_get_the_spa_uncached() {
-    for path in ["/", "/s/whatever", "/manager", "/me/consents"] {
+    // (`/S/…` and `/s/…` are the server-rendered stall page: `api_stall_page`.)
+    for path in ["/", "/login", "/manager", "/me/consents"] {
         let res = e2e::client().get(e2e::url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(
@@ -90,8 +91,9 @@ async fn hashed_assets_are_cached_for_a_year_and_served_gzipped() {
         .await
         .unwrap();
     // The wasm file Trunk linked, e.g. /frontend-0123456789abcdef_bg.wasm
+    // (attribute values are unquoted where the minifier could drop quotes).
     let wasm = index
-        .split(['"', '\''])
+        .split(['"', '\'', '=', ' ', '>'])
         .find(|s| s.ends_with("_bg.wasm"))
         .expect("index.html links a wasm file")
         .to_owned();

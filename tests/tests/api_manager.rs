@@ -11,8 +11,6 @@
 //! makes its own markets and accounts with random names, so the tests may
 //! run in parallel and again against the same server.
 
-use std::process::Command;
-
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use shared::error::ApiErrorBody;
@@ -20,32 +18,10 @@ use shared::manager::{
     Dashboard, ImportResult, MarketView, RentImportPreview, RentImportResult, StaffMe,
     StaffUserView, StallCard, StallImportPreview, StallList, StallView,
 };
+use shared::stall_code::code_in_url;
 
 /// One number straight from the server's database, for recounting what the
 /// API reports.
-fn db_count(sql: &str) -> i64 {
-    let out = if e2e::database() == "postgresql" {
-        let url = std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL for PostgreSQL");
-        Command::new("psql")
-            .args([url.as_str(), "-tAc", sql])
-            .output()
-    } else {
-        let file = e2e::data_dir().join("market-code.sqlite3");
-        Command::new("sqlite3").arg(file).arg(sql).output()
-    }
-    .expect("run the database client");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("{sql} did not give a number"))
-}
-
 fn unique(prefix: &str) -> String {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -445,7 +421,7 @@ async fn stall_edits_are_validated_and_audited() {
     assert_eq!(list.stalls.len(), 1);
     assert_eq!(list.stalls[0].number, "E-02");
 
-    let audited = db_count(&format!(
+    let audited = e2e::db_count(&format!(
         "SELECT COUNT(*) FROM audit_log WHERE object_id = '{}' AND action IN \
          ('stall.created', 'stall.updated', 'stall.deactivated')",
         s.id
@@ -483,7 +459,7 @@ async fn an_import_with_a_bad_row_writes_nothing_and_a_good_one_writes_all() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body.code, "import_rejected");
     assert_eq!(body.fields[0].field, "line 3: holder_mobile");
-    let in_db = db_count(&format!(
+    let in_db = e2e::db_count(&format!(
         "SELECT COUNT(*) FROM stalls WHERE market_id = '{}'",
         m.id
     ));
@@ -514,14 +490,14 @@ async fn an_import_with_a_bad_row_writes_nothing_and_a_good_one_writes_all() {
     let r = res.json::<ImportResult>().await.unwrap();
     assert_eq!((r.added, r.updated), (0, 3));
     assert_eq!(
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(*) FROM stalls WHERE market_id = '{}'",
             m.id
         )),
         3
     );
     assert_eq!(
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(*) FROM audit_log WHERE market_id = '{}' AND action = 'stalls.imported'",
             m.id
         )),
@@ -595,7 +571,7 @@ async fn a_reissued_code_refuses_the_old_one() {
     let old = &cards[0];
     assert!(old.qr_svg.starts_with("<svg"), "{}", &old.qr_svg[..40]);
     assert_eq!(old.market_name, m.name);
-    let old_code = old.url.rsplit_once("/s/").unwrap().1.to_owned();
+    let old_code = code_in_url(&old.url).unwrap().to_owned();
     let res = e2e::client()
         .get(e2e::url(&format!("/api/m/codes/{old_code}")))
         .send()
@@ -622,7 +598,7 @@ async fn a_reissued_code_refuses_the_old_one() {
     let (status, body) = error_of(res).await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(body.code, "code_superseded");
-    let new_code = new.url.rsplit_once("/s/").unwrap().1;
+    let new_code = code_in_url(&new.url).unwrap();
     let res = e2e::client()
         .get(e2e::url(&format!("/api/m/codes/{new_code}")))
         .send()
@@ -633,14 +609,14 @@ async fn a_reissued_code_refuses_the_old_one() {
     let res = e2e::client()
         .get(e2e::url(&format!(
             "/api/m/codes/{}",
-            cards[1].url.rsplit_once("/s/").unwrap().1
+            code_in_url(&cards[1].url).unwrap()
         )))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(*) FROM audit_log WHERE object_id = '{}' AND action = 'stall.code_reissued'",
             s.id
         )),
@@ -680,7 +656,7 @@ async fn the_rent_ledger_lands_in_the_credit_facts() {
     let res = post_file(&m.manager, "/api/manager/rent/import", bad.into()).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let facts = format!("SELECT COUNT(*) FROM credit_rent WHERE uscc = '{code}'");
-    assert_eq!(db_count(&facts), 0);
+    assert_eq!(e2e::db_count(&facts), 0);
 
     let good = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\n\
                 L-01,2026-09,3000,3000,2026-09-03\n\
@@ -689,15 +665,15 @@ async fn the_rent_ledger_lands_in_the_credit_facts() {
     assert_eq!(res.status(), StatusCode::OK);
     let r = res.json::<RentImportResult>().await.unwrap();
     assert_eq!((r.rows, r.replaced), (2, 0));
-    assert_eq!(db_count(&facts), 2);
+    assert_eq!(e2e::db_count(&facts), 2);
     // October paid late: the new upload replaces that month only.
     let late = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\nL-01,2026-10,3000,3000,2026-11-20\n";
     let res = post_file(&m.manager, "/api/manager/rent/import", late.into()).await;
     let r = res.json::<RentImportResult>().await.unwrap();
     assert_eq!((r.rows, r.replaced), (1, 1));
-    assert_eq!(db_count(&facts), 2);
+    assert_eq!(e2e::db_count(&facts), 2);
     assert_eq!(
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT SUM(paid_cents) FROM credit_rent WHERE uscc = '{code}'"
         )),
         600_000
@@ -721,32 +697,32 @@ async fn dashboard_figures_equal_the_database() {
     let m = format!("'{market}'");
     assert_eq!(
         step("stalls"),
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(*) FROM stalls WHERE market_id = {m} AND status = 'active'"
         ))
     );
     assert_eq!(
         step("scanned"),
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(DISTINCT mobile) FROM otp_challenges WHERE market_id = {m}"
         ))
     );
     assert_eq!(
         step("logged_in"),
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(*) FROM merchants WHERE market_id = {m}"
         ))
     );
     assert_eq!(
         step("authorized"),
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(DISTINCT c.merchant_id) FROM consents c \
              JOIN merchants x ON x.id = c.merchant_id WHERE x.market_id = {m}"
         ))
     );
     assert_eq!(
         step("offered"),
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(DISTINCT d.merchant_id) FROM decisions d \
              JOIN merchants x ON x.id = d.merchant_id \
              WHERE x.market_id = {m} AND d.outcome = 'offer'"
@@ -756,7 +732,7 @@ async fn dashboard_figures_equal_the_database() {
     // withdrawn; a bare `withdrawn` was a "not now" answer.
     assert_eq!(
         step("accepted"),
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(DISTINCT a.merchant_id) FROM applications a \
              JOIN merchants x ON x.id = a.merchant_id WHERE x.market_id = {m} \
              AND (a.status IN ('accepted', 'in_pool') OR EXISTS \
@@ -765,7 +741,7 @@ async fn dashboard_figures_equal_the_database() {
     );
     assert_eq!(
         step("bank_outcome"),
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(DISTINCT a.merchant_id) FROM pool_entries p \
              JOIN applications a ON a.id = p.application_id \
              JOIN merchants x ON x.id = a.merchant_id \
@@ -778,7 +754,7 @@ async fn dashboard_figures_equal_the_database() {
     );
     assert_eq!(
         d.stalls_inactive,
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(*) FROM stalls WHERE market_id = {m} AND status <> 'active'"
         ))
     );
@@ -826,7 +802,7 @@ async fn dashboard_figures_equal_the_database() {
     let totals: Vec<i64> = d.funnel.iter().map(|s| s.total).collect();
     assert_eq!(
         totals[0],
-        db_count(&format!(
+        e2e::db_count(&format!(
             "SELECT COUNT(*) FROM stalls WHERE market_id = '{}' AND status = 'active'",
             fresh.id
         ))

@@ -202,8 +202,8 @@ async fn a_manager_onboards_stalls_prints_and_reissues() {
         1
     );
 
-    let (_, code) = old_url.rsplit_once("/s/").expect("a /s/ URL");
-    c.goto(&e2e::url(&format!("/s/{code}"))).await.unwrap();
+    let code = shared::stall_code::code_in_url(&old_url).expect("a stall URL");
+    c.goto(&e2e::url(&format!("/S/{code}"))).await.unwrap();
     browser::wait_for_text(&c, "#code-invalid-reason", "已被新码替换").await;
     browser::screenshot(&c, "manager-old-code-refused").await;
     c.close().await.unwrap();

@@ -3,9 +3,11 @@
 //! Build automation in Rust, in the repo (matklad's xtask pattern): no make,
 //! no shell dialect. Each step says what it does in one line.
 
+mod mvp;
 mod server;
 mod spa;
 mod test;
+mod timing;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,11 @@ usage: cargo xtask <command>
   test           every test: unit, API (SQLite, then PostgreSQL when one answers),
                  browser (headless Chromium); ends with `N passed, N failed`
   record-size    build the SPA and write its first-load size into BENCHMARKS.md
+  phone-timing   time from opening a stall URL to the stall card on screen, in
+                 headless Chromium under Lighthouse's mobile profile; median of
+                 several runs into BENCHMARKS.md. Options: --runs N (default 9);
+                 --url <stall URL> --label <text> to time a server already running
+                 (e.g. a build of another branch) instead of this tree
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +35,7 @@ fn main() -> ExitCode {
         Some("run") => run(),
         Some("test") => test::run_all(&args[1..]),
         Some("record-size") => record_size(),
+        Some("phone-timing") => timing::phone_timing(&args[1..]),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
@@ -58,6 +66,29 @@ pub fn target_dir() -> PathBuf {
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { root().join(p) })
         .unwrap_or_else(|| root().join("target"))
+}
+
+/// Today's date (UTC) and the machine, for a figure recorded in
+/// BENCHMARKS.md: `("2026-12-02", "Intel(R) Xeon(R) Processor (2 cores)")`.
+pub fn measured_on() -> (String, String) {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    (date, format!("{cpu} ({cores} cores)"))
 }
 
 /// Prints a step's one-line heading.

@@ -1,5 +1,6 @@
 //! Builds the two browser apps with Trunk (release, offline, wasm-opt): the
-//! merchant app into `dist/` and the staff console into `dist/staff/`;
+//! merchant app into `dist/` and the staff console into `dist/staff/`, and
+//! the merchant app again for older webviews into `dist/mvp/` (`mvp.rs`);
 //! pre-compresses what the server sends, and measures what each first load
 //! downloads.
 
@@ -41,11 +42,13 @@ impl std::fmt::Display for FirstLoad {
     }
 }
 
-/// First-load sizes of both apps.
+/// First-load sizes of both apps, and of the merchant app's MVP build
+/// (what an older webview downloads instead of the main wasm and glue).
 #[derive(Debug)]
 pub struct Sizes {
     pub merchant: FirstLoad,
     pub staff: FirstLoad,
+    pub mvp: FirstLoad,
 }
 
 pub fn dist_dir() -> PathBuf {
@@ -65,7 +68,8 @@ pub fn build() -> Result<Sizes> {
     let fingerprint = inputs_fingerprint();
     let up_to_date = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint)
         && dist.join("index.html").is_file()
-        && staff.join("index.html").is_file();
+        && staff.join("index.html").is_file()
+        && dist.join(crate::mvp::DIR).is_dir();
     if up_to_date {
         step("SPA is up to date (no input changed since the last build)");
     } else {
@@ -83,6 +87,7 @@ pub fn build() -> Result<Sizes> {
             "--public-url",
             &staff_url,
         ])?;
+        crate::mvp::build(&dist)?;
         precompress(&dist)?;
         std::fs::write(&stamp, &fingerprint)
             .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
@@ -90,9 +95,11 @@ pub fn build() -> Result<Sizes> {
     let sizes = Sizes {
         merchant: first_load(&dist)?,
         staff: first_load(&staff)?,
+        mvp: first_load(&dist.join(crate::mvp::DIR))?,
     };
     println!("merchant first load: {}", sizes.merchant);
     println!("staff first load:    {}", sizes.staff);
+    println!("merchant MVP build:  {}", sizes.mvp);
     Ok(sizes)
 }
 
@@ -191,6 +198,8 @@ fn inputs_fingerprint() -> String {
         .flat_map(|d| files(&root.join(d)))
         .collect();
     inputs.extend(["Trunk.toml", "Cargo.lock", "Cargo.toml", "index.html"].map(|f| root.join(f)));
+    // The MVP build's toolchain and flags live in xtask.
+    inputs.extend(["mvp.rs", "tools.rs"].map(|f| root.join("xtask").join("src").join(f)));
     for p in inputs {
         let Ok(meta) = std::fs::metadata(&p) else {
             continue;
@@ -213,31 +222,17 @@ const END: &str = "<!-- first-load:end -->";
 pub fn record_in_benchmarks(sizes: &Sizes) -> Result {
     let path = root().join("BENCHMARKS.md");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let (date, machine) = crate::measured_on();
     let kb = |b: u64| format!("{:.1} KiB", b as f64 / 1024.0);
     let (m, s) = (&sizes.merchant, &sizes.staff);
     let section = format!(
-        "{START}\nMeasured {date} on {cpu} ({cores} cores) by `cargo xtask record-size`. The merchant \
+        "{START}\nMeasured {date} on {machine} by `cargo xtask record-size`. The merchant \
          app (`/`) and the staff console (`/manager`, `/ops`, `/bank`) are separate bundles:\n\n\
          | what | merchant (gzipped) | staff (gzipped) |\n|---|---|---|\n\
          | wasm | {} | {} |\n| js | {} | {} |\n| css | {} | {} |\n| html | {} | {} |\n\
-         | **first load** | **{}** | **{}** |\n{END}",
+         | **first load** | **{}** | **{}** |\n\n\
+         Older webviews (no reference types etc.) get the merchant app's MVP build instead of its \
+         wasm and JS glue: wasm {}, js {} gzipped.\n{END}",
         kb(m.wasm),
         kb(s.wasm),
         kb(m.js),
@@ -248,6 +243,8 @@ pub fn record_in_benchmarks(sizes: &Sizes) -> Result {
         kb(s.html),
         kb(m.total()),
         kb(s.total()),
+        kb(sizes.mvp.wasm),
+        kb(sizes.mvp.js),
     );
     let new = match (text.find(START), text.find(END)) {
         (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),

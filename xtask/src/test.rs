@@ -205,7 +205,7 @@ fn suites(prefix: &str) -> Vec<String> {
 }
 
 /// A fresh data folder and database, demo seeded, server on an ephemeral port.
-fn start(backend: &Path, label: &str, database_url: Option<&str>) -> Result<TestServer> {
+pub(crate) fn start(backend: &Path, label: &str, database_url: Option<&str>) -> Result<TestServer> {
     let run_dir = target_dir()
         .join("e2e-runs")
         .join(format!("{label}-{}", std::process::id()));
@@ -432,14 +432,14 @@ fn postgres_server() -> Option<String> {
 }
 
 /// chromedriver on a free port, stopped when dropped.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Child,
-    url: String,
-    chromium: std::path::PathBuf,
+    pub(crate) url: String,
+    pub(crate) chromium: std::path::PathBuf,
 }
 
 impl Chromedriver {
-    fn start() -> Result<Self> {
+    pub(crate) fn start() -> Result<Self> {
         let (chromium, driver) = tools::ensure_chromium()?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

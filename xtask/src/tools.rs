@@ -137,6 +137,75 @@ fn ensure_wasm_opt() -> Result {
     )
 }
 
+/// The nightly that builds the MVP bundle (`mvp.rs`), pinned like every other
+/// tool: `-Zbuild-std` is unstable and may change under a moving nightly.
+pub const NIGHTLY: &str = "nightly-2026-05-20";
+/// Its rustc's commit, to recognise the same build under the name `nightly`.
+const NIGHTLY_COMMIT: &str = "e50aa6fba4e63ab34c72bf9acfd2c307c1155d1a";
+
+/// The pinned nightly with `rust-src` (what `-Zbuild-std` compiles) and the
+/// crates its standard library depends on (Trunk builds `--offline`),
+/// installed only when missing; a plain `nightly` that is the same build is
+/// used as it is. Returns the toolchain's name.
+pub fn ensure_nightly() -> Result<String> {
+    let name = ensure_nightly_toolchain()?;
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .env("RUSTUP_TOOLCHAIN", &name)
+        .output()
+        .map_err(|e| format!("rustc: {e}"))?;
+    let library = std::path::Path::new(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("lib/rustlib/src/rust/library/Cargo.toml");
+    run_cmd(
+        Command::new("cargo")
+            .args(["fetch", "--quiet", "--manifest-path"])
+            .arg(&library)
+            .env("RUSTUP_TOOLCHAIN", &name),
+    )?;
+    Ok(name)
+}
+
+fn ensure_nightly_toolchain() -> Result<String> {
+    for name in [NIGHTLY, "nightly"] {
+        let commit = Command::new("rustup")
+            .args(["run", name, "rustc", "-vV"])
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        if !commit.is_some_and(|v| v.contains(&format!("commit-hash: {NIGHTLY_COMMIT}"))) {
+            continue;
+        }
+        let components = Command::new("rustup")
+            .args(["component", "list", "--installed", "--toolchain", name])
+            .output()
+            .map_err(|e| format!("rustup: {e}"))?;
+        if !String::from_utf8_lossy(&components.stdout).contains("rust-src") {
+            println!("adding rust-src to Rust {name} (rustup; for the MVP build)");
+            run_cmd(Command::new("rustup").args([
+                "component",
+                "add",
+                "rust-src",
+                "--toolchain",
+                name,
+            ]))?;
+        }
+        return Ok(name.to_owned());
+    }
+    println!("installing Rust {NIGHTLY} with rust-src (rustup; for the MVP build)");
+    run_cmd(Command::new("rustup").args([
+        "toolchain",
+        "install",
+        NIGHTLY,
+        "--profile",
+        "minimal",
+        "--component",
+        "rust-src",
+    ]))?;
+    Ok(NIGHTLY.to_owned())
+}
+
 /// The path of a program on PATH.
 fn which(names: &[&str]) -> Option<PathBuf> {
     names.iter().find_map(|n| {

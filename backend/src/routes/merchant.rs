@@ -36,7 +36,7 @@ async fn code_info(
 ) -> AppResult<ApiJson<CodeInfo>> {
     let auth = state.auth.clone();
     db::run(&state.pool, move |conn| {
-        login::code_info(conn, &auth, &code, rid.get())
+        login::code_info(conn, &auth, &code, "code_info", rid.get())
     })
     .await
     .map(ApiJson)

@@ -48,13 +48,17 @@ fn check_code(
 
 /// What the landing page shows for a scanned code: the market and stall,
 /// the holder's name masked.
+/// `via` names the door the scan came through: the API (`code_info`) or the
+/// server-rendered stall page (`page`); each scan comes through one of them,
+/// so a refused scan is one audit row.
 pub fn code_info(
     conn: &mut DbConn,
     auth: &AuthState,
     code: &str,
+    via: &str,
     request_id: Option<&str>,
 ) -> AppResult<CodeInfo> {
-    let resolved = check_code(conn, auth, code, "code_info", request_id)?;
+    let resolved = check_code(conn, auth, code, via, request_id)?;
     let stall = resolved.stall;
     Ok(CodeInfo {
         market_name: resolved.market.name,

@@ -322,19 +322,30 @@ pub fn set_status(
     })
 }
 
+/// How much of a printed code may be lost and still scan: Q restores a
+/// quarter of its codewords (a dusty, scratched sticker on a stone-market
+/// stall), where M restored 15%.
+pub const QR_EC_LEVEL: qrcode::EcLevel = qrcode::EcLevel::Q;
+
 /// The QR code of `url` as one `<svg>` element (no XML prolog, so it can sit
-/// inside HTML).
+/// inside HTML). It carries [`shared::stall_code::qr_text`]: the URL in QR
+/// alphanumeric form where case does not matter.
 pub fn qr_svg(url: &str) -> AppResult<String> {
     use qrcode::render::svg;
-    let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
-        .map_err(AppError::internal)?;
-    let image = code
+    let image = qr_code(url)?
         .render::<svg::Color<'_>>()
         .min_dimensions(240, 240)
         .quiet_zone(true)
         .build();
     let start = image.find("<svg").unwrap_or(0);
     Ok(image[start..].to_owned())
+}
+
+/// The symbol [`qr_svg`] draws.
+pub fn qr_code(url: &str) -> AppResult<qrcode::QrCode> {
+    let text = shared::stall_code::qr_text(url);
+    qrcode::QrCode::with_error_correction_level(text.as_bytes(), QR_EC_LEVEL)
+        .map_err(AppError::internal)
 }
 
 fn card(

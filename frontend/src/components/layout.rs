@@ -19,6 +19,8 @@ pub struct LayoutProps {
 #[component]
 pub fn Layout(props: &LayoutProps) -> Html {
     let settings = use_context::<SettingsContext>().expect("settings context");
+    // Effects run once the whole first screen is drawn.
+    use_effect_with((), |_| crate::prerendered::take_over());
     let lang = settings.lang;
     let toggle_lang = {
         let s = settings.clone();

@@ -8,6 +8,8 @@ use yew_router::prelude::*;
 use crate::api::{self, ApiError};
 use crate::app::Route;
 use crate::components::{ErrorAlert, Loading, Skeleton, use_page_title};
+use crate::i18n::Lang;
+use crate::prerendered;
 use crate::state::{remember_scanned_code, use_lang};
 
 #[derive(Properties, PartialEq)]
@@ -27,7 +29,14 @@ pub fn Scan(props: &ScanProps) -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("确认摊位", "Confirm your stall"));
     let navigator = use_navigator();
-    let load = use_state(|| Load::Loading);
+    // A page the server rendered carries its answer: shown at once, and not
+    // asked for again.
+    let load = use_state(|| match prerendered::scan_answer(&props.code) {
+        Some(Ok(info)) => Load::Ready(info),
+        Some(Err(e)) => Load::Failed(e),
+        None => Load::Loading,
+    });
+    let answered = use_mut_ref(|| !matches!(*load, Load::Loading));
     let attempt = use_state(|| 0u32);
     // Set when the merchant says "not my stall".
     let denied = use_state(|| false);
@@ -36,6 +45,9 @@ pub fn Scan(props: &ScanProps) -> Html {
         let load = load.clone();
         let code = props.code.clone();
         use_effect_with((code, *attempt), move |(code, _)| {
+            if std::mem::take(&mut *answered.borrow_mut()) {
+                return;
+            }
             let code = code.clone();
             load.set(Load::Loading);
             wasm_bindgen_futures::spawn_local(async move {
@@ -54,12 +66,16 @@ pub fn Scan(props: &ScanProps) -> Html {
                 <Skeleton lines={4} />
             </section>
         },
+        // Both languages at once, Chinese first: a dead end should be
+        // understood whatever the setting (the server renders the same).
         Load::Failed(e) if e.is_permanent() => html! {
             <section id="code-invalid">
-                <h1>{ lang.pick("此二维码无效", "This code is not valid") }</h1>
-                <p>{ lang.pick("请联系市场管理处。", "Please ask the market office.") }</p>
+                <h1>{ "此二维码无效" }</h1>
+                <p>{ "请联系市场管理处。" }</p>
+                <p lang="en">{ "This code is not valid. Please ask the market office." }</p>
                 // The refusal's own wording says why (revoked, forged, unknown).
-                <p class="muted" id="code-invalid-reason">{ e.message(lang) }</p>
+                <p class="muted" id="code-invalid-reason">{ e.message(Lang::Zh) }</p>
+                <p class="muted" lang="en">{ e.message(Lang::En) }</p>
             </section>
         },
         Load::Failed(e) => {
