@@ -8,6 +8,7 @@ pub mod api;
 pub mod consent;
 pub mod decision;
 pub mod error;
+pub mod form;
 pub mod ids;
 pub mod manager;
 pub mod merchant;

@@ -8,9 +8,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{Duration, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::ids::MobileNumber;
-use shared::merchant::{CodeInfo, MeResponse, OtpRequest, OtpSent, Profile, SessionRequest};
+use shared::merchant::{
+    CodeInfo, MeResponse, OtpRequest, OtpSent, Profile, ProfileInput, SessionRequest,
+    validate_profile,
+};
 
 use crate::app::AppState;
 use crate::auth::AuthState;
@@ -386,11 +389,11 @@ async fn save_profile(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: MerchantSession,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(input): ApiJson<ProfileInput>,
 ) -> AppResult<ApiJson<Profile>> {
     let now = Utc::now();
-    let valid = service::validate_profile(&body, service::today_in_china(now))
-        .map_err(AppError::validation)?;
+    let valid =
+        validate_profile(&input, service::today_in_china(now)).map_err(AppError::validation)?;
     let auth = state.auth.clone();
     let rid = request_id(&headers);
     db::run(&state.pool, move |conn| {
