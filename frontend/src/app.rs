@@ -1,10 +1,14 @@
 //! The merchant app's routes and the one place that maps each to its screen.
 //! The staff console's are in `staff_app.rs`.
 
+use std::future::Future;
+
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::api::ApiError;
 use crate::components::Layout;
+use crate::load::{UseLoad, use_load};
 use crate::pages;
 use crate::state::Settings;
 
@@ -45,6 +49,31 @@ fn switch(route: Route) -> Html {
         Route::Consents => html! { <pages::consents::Consents /> },
         Route::NotFound => html! { <pages::not_found::NotFound /> },
     }
+}
+
+/// [`use_load`] for a screen behind the merchant's login: a 401 (no session,
+/// or it ended) goes to the login screen instead of showing an error.
+#[hook]
+pub fn use_session_load<D, T, F, Fut>(deps: D, fetch: F) -> UseLoad<T>
+where
+    D: PartialEq + Clone + 'static,
+    T: 'static,
+    F: FnOnce(D) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let navigator = use_navigator();
+    use_load(deps, move |d| {
+        let answer = fetch(d);
+        async move {
+            let result = answer.await;
+            if let (Err(e), Some(nav)) = (&result, navigator)
+                && e.is_logged_out()
+            {
+                nav.replace(&Route::Login);
+            }
+            result
+        }
+    })
 }
 
 #[component]

@@ -1,0 +1,164 @@
+//! How every screen loads its data: [`Load`] says where a fetch stands,
+//! [`use_load`] runs it when the screen opens, again when its inputs change,
+//! and on "retry".
+//!
+//! Only the newest fetch may land: if the inputs change twice quickly (typing
+//! in a search box), an older answer arriving late is dropped rather than
+//! shown over the newer one.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::ops::Deref;
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use crate::api::ApiError;
+
+/// Data a screen is waiting for.
+#[derive(Clone, PartialEq)]
+pub enum Load<T> {
+    Loading,
+    Loaded(T),
+    /// The server's refusal (its `AppError` body) or no answer at all.
+    Failed(ApiError),
+}
+
+impl<T> From<Result<T, ApiError>> for Load<T> {
+    fn from(r: Result<T, ApiError>) -> Self {
+        match r {
+            Ok(v) => Load::Loaded(v),
+            Err(e) => Load::Failed(e),
+        }
+    }
+}
+
+/// A running [`use_load`]: reads as the [`Load`] it holds.
+pub struct UseLoad<T> {
+    state: UseStateHandle<Load<T>>,
+    control: Rc<RefCell<Control>>,
+    rerender: yew::functional::UseForceUpdateHandle,
+}
+
+#[derive(Default)]
+struct Control {
+    /// Bumped by `retry`/`refresh`: a fetch the inputs did not ask for.
+    runs: u32,
+    /// How that fetch shows itself: keep the data on screen, or the spinner.
+    next_keeps_shown: Option<bool>,
+    /// The newest fetch; an answer to an older one is dropped.
+    newest: u32,
+}
+
+impl<T> Clone for UseLoad<T> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            control: self.control.clone(),
+            rerender: self.rerender.clone(),
+        }
+    }
+}
+
+impl<T> Deref for UseLoad<T> {
+    type Target = Load<T>;
+    fn deref(&self) -> &Load<T> {
+        &self.state
+    }
+}
+
+impl<T: 'static> UseLoad<T> {
+    /// Fetch again from scratch, with the spinner: for "try again".
+    pub fn retry(&self) -> Callback<()> {
+        let this = self.clone();
+        Callback::from(move |()| this.again(false))
+    }
+
+    /// Fetch again while what is shown stays on screen: after the screen
+    /// changed something itself (a withdrawal, a saved stall).
+    pub fn refresh(&self) {
+        self.again(true)
+    }
+
+    /// The data an action's answer already holds: no fetch needed.
+    pub fn set(&self, value: T) {
+        self.control.borrow_mut().newest += 1;
+        self.state.set(Load::Loaded(value));
+    }
+
+    fn again(&self, keep_shown: bool) {
+        {
+            let mut c = self.control.borrow_mut();
+            c.runs += 1;
+            c.next_keeps_shown = Some(keep_shown);
+        }
+        self.rerender.force_update();
+    }
+}
+
+/// Loads data with `fetch(deps)`: when the screen opens and whenever `deps`
+/// change, showing [`Load::Loading`] meanwhile (the old data belonged to
+/// other inputs).
+#[hook]
+pub fn use_load<D, T, F, Fut>(deps: D, fetch: F) -> UseLoad<T>
+where
+    D: PartialEq + Clone + 'static,
+    T: 'static,
+    F: FnOnce(D) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    use_load_with(false, deps, fetch)
+}
+
+/// [`use_load`] for a list narrowed as the user types: while the new answer
+/// comes, the current list stays (the search box with it).
+#[hook]
+pub fn use_load_keeping<D, T, F, Fut>(deps: D, fetch: F) -> UseLoad<T>
+where
+    D: PartialEq + Clone + 'static,
+    T: 'static,
+    F: FnOnce(D) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    use_load_with(true, deps, fetch)
+}
+
+#[hook]
+fn use_load_with<D, T, F, Fut>(keep_shown: bool, deps: D, fetch: F) -> UseLoad<T>
+where
+    D: PartialEq + Clone + 'static,
+    T: 'static,
+    F: FnOnce(D) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let state = use_state(|| Load::Loading);
+    let control = use_mut_ref(Control::default);
+    let rerender = use_force_update();
+    let runs = control.borrow().runs;
+    {
+        let (state, control) = (state.clone(), control.clone());
+        use_effect_with((deps, runs), move |(deps, _)| {
+            let this = {
+                let mut c = control.borrow_mut();
+                let keep = c.next_keeps_shown.take().unwrap_or(keep_shown);
+                if !keep && !matches!(*state, Load::Loading) {
+                    state.set(Load::Loading);
+                }
+                c.newest += 1;
+                c.newest
+            };
+            let answer = fetch(deps.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = answer.await;
+                if control.borrow().newest == this {
+                    state.set(result.into());
+                }
+            });
+        });
+    }
+    UseLoad {
+        state,
+        control,
+        rerender,
+    }
+}
