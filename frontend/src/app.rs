@@ -8,7 +8,7 @@ use yew_router::prelude::*;
 
 use crate::api::ApiError;
 use crate::components::Layout;
-use crate::load::{UseLoad, use_load};
+use crate::load::{Load, UseLoad, use_load};
 use crate::pages;
 use crate::state::Settings;
 
@@ -61,19 +61,19 @@ where
     F: FnOnce(D) -> Fut + 'static,
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
+    let load = use_load(deps, fetch);
+    use_login_when(matches!(&*load, Load::Failed(e) if e.is_logged_out()));
+    load
+}
+
+#[hook]
+fn use_login_when(logged_out: bool) {
     let navigator = use_navigator();
-    use_load(deps, move |d| {
-        let answer = fetch(d);
-        async move {
-            let result = answer.await;
-            if let (Err(e), Some(nav)) = (&result, navigator)
-                && e.is_logged_out()
-            {
-                nav.replace(&Route::Login);
-            }
-            result
+    use_effect_with(logged_out, move |&out| {
+        if let (true, Some(nav)) = (out, navigator) {
+            nav.replace(&Route::Login);
         }
-    })
+    });
 }
 
 #[component]

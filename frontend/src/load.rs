@@ -36,26 +36,14 @@ impl<T> From<Result<T, ApiError>> for Load<T> {
 /// A running [`use_load`]: reads as the [`Load`] it holds.
 pub struct UseLoad<T> {
     state: UseStateHandle<Load<T>>,
-    control: Rc<RefCell<Control>>,
-    rerender: yew::functional::UseForceUpdateHandle,
-}
-
-#[derive(Default)]
-struct Control {
-    /// Bumped by `retry`/`refresh`: a fetch the inputs did not ask for.
-    runs: u32,
-    /// How that fetch shows itself: keep the data on screen, or the spinner.
-    next_keeps_shown: Option<bool>,
-    /// The newest fetch; an answer to an older one is dropped.
-    newest: u32,
+    again: Again,
 }
 
 impl<T> Clone for UseLoad<T> {
     fn clone(&self) -> Self {
         Self {
             state: self.state.clone(),
-            control: self.control.clone(),
-            rerender: self.rerender.clone(),
+            again: self.again.clone(),
         }
     }
 }
@@ -70,29 +58,63 @@ impl<T> Deref for UseLoad<T> {
 impl<T: 'static> UseLoad<T> {
     /// Fetch again from scratch, with the spinner: for "try again".
     pub fn retry(&self) -> Callback<()> {
-        let this = self.clone();
-        Callback::from(move |()| this.again(false))
+        self.again.retry()
     }
 
     /// Fetch again while what is shown stays on screen: after the screen
     /// changed something itself (a withdrawal, a saved stall).
     pub fn refresh(&self) {
-        self.again(true)
+        self.again.run(true)
     }
 
     /// The data an action's answer already holds: no fetch needed.
     pub fn set(&self, value: T) {
-        self.control.borrow_mut().newest += 1;
+        self.again.control.borrow_mut().newest += 1;
         self.state.set(Load::Loaded(value));
     }
+}
 
-    fn again(&self, keep_shown: bool) {
+#[derive(Default)]
+struct Control {
+    /// Bumped by `retry`/`refresh`: a fetch the inputs did not ask for.
+    runs: u32,
+    /// How that fetch shows itself: keep the data on screen, or the spinner.
+    next_keeps_shown: Option<bool>,
+    /// The newest fetch; an answer to an older one is dropped.
+    newest: u32,
+}
+
+impl Control {
+    /// Starts a fetch: its number, and whether to put the spinner back (the
+    /// first fetch finds it there already).
+    fn begin(&mut self, keep_shown: bool) -> (u32, bool) {
+        let keep = self.next_keeps_shown.take().unwrap_or(keep_shown);
+        self.newest += 1;
+        (self.newest, !keep && self.newest > 1)
+    }
+}
+
+/// What asks for a fetch the inputs did not: the same for every `T`, so the
+/// bundle holds it once.
+#[derive(Clone)]
+struct Again {
+    control: Rc<RefCell<Control>>,
+    rerender: yew::functional::UseForceUpdateHandle,
+}
+
+impl Again {
+    fn run(&self, keep_shown: bool) {
         {
             let mut c = self.control.borrow_mut();
             c.runs += 1;
             c.next_keeps_shown = Some(keep_shown);
         }
         self.rerender.force_update();
+    }
+
+    fn retry(&self) -> Callback<()> {
+        let again = self.clone();
+        Callback::from(move |()| again.run(false))
     }
 }
 
@@ -132,21 +154,18 @@ where
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
     let state = use_state(|| Load::Loading);
-    let control = use_mut_ref(Control::default);
-    let rerender = use_force_update();
-    let runs = control.borrow().runs;
+    let again = Again {
+        control: use_mut_ref(Control::default),
+        rerender: use_force_update(),
+    };
+    let runs = again.control.borrow().runs;
     {
-        let (state, control) = (state.clone(), control.clone());
+        let (state, control) = (state.clone(), again.control.clone());
         use_effect_with((deps, runs), move |(deps, _)| {
-            let this = {
-                let mut c = control.borrow_mut();
-                let keep = c.next_keeps_shown.take().unwrap_or(keep_shown);
-                if !keep && !matches!(*state, Load::Loading) {
-                    state.set(Load::Loading);
-                }
-                c.newest += 1;
-                c.newest
-            };
+            let (this, spinner) = control.borrow_mut().begin(keep_shown);
+            if spinner {
+                state.set(Load::Loading);
+            }
             let answer = fetch(deps.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let result = answer.await;
@@ -156,9 +175,5 @@ where
             });
         });
     }
-    UseLoad {
-        state,
-        control,
-        rerender,
-    }
+    UseLoad { state, again }
 }

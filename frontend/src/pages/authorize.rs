@@ -14,7 +14,7 @@ use crate::api::{ApiError, new_idempotency_key};
 use crate::app::{Route, use_session_load};
 use crate::components::{ButtonSpinner, ErrorAlert, Loading, Notice, Skeleton, use_page_title};
 use crate::i18n::Lang;
-use crate::load::{Load, use_load};
+use crate::load::Load;
 use crate::state::use_lang;
 
 #[component]
@@ -22,19 +22,28 @@ pub fn Authorize() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("授权书", "Authorization"));
     let navigator = use_navigator();
-    let load = use_session_load((), |()| api::letter());
-    // Where the merchant stands: one who signed before is told so.
-    let me = use_load((), |()| api::me());
+    // Set when the merchant signed before: they are told so.
+    let already = use_state(|| None::<NextStep>);
+    let load = {
+        let already = already.clone();
+        use_session_load((), move |()| async move {
+            let letter = api::letter().await;
+            if letter.is_ok() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Ok(me) = api::me().await
+                        && matches!(me.next_step, NextStep::Decision | NextStep::Application)
+                    {
+                        already.set(Some(me.next_step));
+                    }
+                });
+            }
+            letter
+        })
+    };
     let chosen = use_state(Vec::<String>::new);
     let banks_error = use_state(|| false);
     let submit_error = use_state(|| None::<ApiError>);
     let signing = use_state(|| false);
-    let already = match &*me {
-        Load::Loaded(m) if matches!(m.next_step, NextStep::Decision | NextStep::Application) => {
-            Some(m.next_step)
-        }
-        _ => None,
-    };
     // One key per signing the merchant means; a retry after a lost answer
     // reuses it, so a double tap cannot sign twice.
     let key = use_state(new_idempotency_key);
@@ -141,7 +150,7 @@ pub fn Authorize() -> Html {
     html! {
         <section id="authorize">
             <h1>{ lang.pick("信用信息查询授权书", "Authorization to use your credit information") }</h1>
-            if let Some(step) = already {
+            if let Some(step) = *already {
                 <Notice id="already-signed">
                     <p>{ lang.pick(
                         "您已签署过授权，可直接查看结果。若要选择其他银行，可在下方重新签署。",
