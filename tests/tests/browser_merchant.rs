@@ -75,17 +75,14 @@ async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
-/// Scan → "this is my stall" → login → profile; ends on the letter.
-async fn scan_to_letter(
-    client: &Client,
-    t: &mut Typist<'_>,
-    stall: &str,
-    shots: &str,
-    first17: &str,
-) {
+/// Scan → "this is my stall" → login with a new mobile; ends on the
+/// profile page. `shots` names the screenshots, if any are wanted.
+async fn scan_and_log_in(client: &Client, t: &mut Typist<'_>, stall: &str, shots: Option<&str>) {
     client.goto(&e2e::stall_url(stall)).await.unwrap();
     wait_for_text(client, "#code-stall", stall).await;
-    screenshot(client, &format!("{shots}-01-scan")).await;
+    if let Some(shots) = shots {
+        screenshot(client, &format!("{shots}-01-scan")).await;
+    }
     click(client, "#confirm-stall").await;
 
     wait_for_text(client, "#login-page", "").await;
@@ -95,10 +92,23 @@ async fn scan_to_letter(
     wait_for_text(client, "#otp-sent", "").await;
     let code = sms_code(&mobile).await;
     t.type_into("#otp", &code).await;
-    screenshot(client, &format!("{shots}-02-login")).await;
+    if let Some(shots) = shots {
+        screenshot(client, &format!("{shots}-02-login")).await;
+    }
     click(client, "#login").await;
 
     wait_for_text(client, "#profile-page", "").await;
+}
+
+/// Scan → "this is my stall" → login → profile; ends on the letter.
+async fn scan_to_letter(
+    client: &Client,
+    t: &mut Typist<'_>,
+    stall: &str,
+    shots: &str,
+    first17: &str,
+) {
+    scan_and_log_in(client, t, stall, Some(shots)).await;
     // The stall's licence code is prefilled: wait for it before typing.
     for _ in 0..150 {
         let v = client
@@ -242,18 +252,7 @@ async fn a_holder_with_tax_grade_d_sees_a_decline_with_reasons() {
 /// Scan A-02 → log in → the profile form, ready to type; from here on the
 /// page's profile saves are counted (`profile_saves`).
 async fn to_profile_counting_saves(client: &Client, t: &mut Typist<'_>) {
-    client.goto(&e2e::stall_url("A-02")).await.unwrap();
-    wait_for_text(client, "#code-stall", "A-02").await;
-    click(client, "#confirm-stall").await;
-    wait_for_text(client, "#login-page", "").await;
-    let mobile = random_mobile();
-    t.type_into("#mobile", &mobile).await;
-    click(client, "#send-otp").await;
-    wait_for_text(client, "#otp-sent", "").await;
-    let code = sms_code(&mobile).await;
-    t.type_into("#otp", &code).await;
-    click(client, "#login").await;
-    wait_for_text(client, "#profile-page", "").await;
+    scan_and_log_in(client, t, "A-02", None).await;
     wait_for_text(client, "#save-profile", "").await;
 
     // Count every profile save the page sends from here on.
