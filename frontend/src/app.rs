@@ -1,10 +1,14 @@
 //! The merchant app's routes and the one place that maps each to its screen.
 //! The staff console's are in `staff_app.rs`.
 
+use std::future::Future;
+
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::api::ApiError;
 use crate::components::Layout;
+use crate::load::{Load, UseLoad, use_load};
 use crate::pages;
 use crate::state::Settings;
 
@@ -50,6 +54,31 @@ fn switch(route: Route) -> Html {
         Route::Consents => html! { <pages::consents::Consents /> },
         Route::NotFound => html! { <pages::not_found::NotFound /> },
     }
+}
+
+/// [`use_load`] for a screen behind the merchant's login: a 401 (no session,
+/// or it ended) goes to the login screen instead of showing an error.
+#[hook]
+pub fn use_session_load<D, T, F, Fut>(deps: D, fetch: F) -> UseLoad<T>
+where
+    D: PartialEq + Clone + 'static,
+    T: 'static,
+    F: FnOnce(D) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let load = use_load(deps, fetch);
+    use_login_when(matches!(&*load, Load::Failed(e) if e.is_logged_out()));
+    load
+}
+
+#[hook]
+fn use_login_when(logged_out: bool) {
+    let navigator = use_navigator();
+    use_effect_with(logged_out, move |&out| {
+        if let (true, Some(nav)) = (out, navigator) {
+            nav.replace(&Route::Login);
+        }
+    });
 }
 
 #[component]

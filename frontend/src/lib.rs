@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod components;
 pub mod i18n;
+pub mod load;
 pub mod pages;
 pub mod prerendered;
 pub mod staff_app;

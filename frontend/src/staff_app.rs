@@ -15,8 +15,10 @@ pub enum StaffRoute {
     /// The batch sheet of stall code cards (A4, eight a page).
     #[at("/manager/print")]
     ManagerPrint,
+    /// Not built yet (issue 10): says so.
     #[at("/bank")]
     Bank,
+    /// The operator's screens are tabs of the console at `/manager`.
     #[at("/ops")]
     Ops,
     #[not_found]
@@ -28,10 +30,23 @@ fn switch(route: StaffRoute) -> Html {
     match route {
         StaffRoute::Manager => html! { <pages::manager::Manager /> },
         StaffRoute::ManagerPrint => html! { <pages::manager::print::PrintSheet /> },
-        StaffRoute::Bank => html! { <pages::staff::Bank /> },
-        StaffRoute::Ops => html! { <pages::staff::Ops /> },
+        StaffRoute::Bank => html! { <pages::bank::Bank /> },
+        StaffRoute::Ops => html! { <ToConsole /> },
         StaffRoute::NotFound => html! { <pages::not_found::NotFound /> },
     }
+}
+
+/// `/ops` → `/manager`, where an operator lands on the markets-and-accounts
+/// tab. A replace, not a push, so "back" does not bounce here again.
+#[component]
+fn ToConsole() -> Html {
+    let navigator = use_navigator();
+    use_effect_with((), move |()| {
+        if let Some(nav) = navigator {
+            nav.replace(&StaffRoute::Manager);
+        }
+    });
+    html! {}
 }
 
 #[component]

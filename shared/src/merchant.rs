@@ -3,9 +3,15 @@
 //!
 //! Identifier fields travel as plain strings and are parsed with
 //! [`crate::ids`] on both sides, so a bad value comes back as a 422 naming the
-//! field instead of a JSON-shape error.
+//! field instead of a JSON-shape error. The profile form is checked by one
+//! function, [`validate_profile`], in the browser before it sends and on the
+//! server when it receives.
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+use crate::form::FormValue;
+use crate::ids::{CivilDate, ResidentId, Uscc};
 
 /// `GET /api/m/codes/{code}`: what the merchant sees before anything else
 /// ("is this your stall?").
@@ -94,15 +100,17 @@ pub struct MeResponse {
     pub next_step: crate::consent::NextStep,
 }
 
-/// `PUT /api/m/profile`. Each field is validated on its own; a 422 names
-/// every bad one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `PUT /api/m/profile`. Each field is taken as sent ([`FormValue`]) and
+/// checked on its own by [`validate_profile`]; a 422 names every bad one.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ProfileInput {
-    pub name: String,
-    pub resident_id: String,
-    pub uscc: String,
-    pub trade: String,
-    pub years_in_business: u32,
+    pub name: FormValue,
+    pub resident_id: FormValue,
+    pub uscc: FormValue,
+    pub trade: FormValue,
+    /// A whole number, or its digits as text.
+    pub years_in_business: FormValue,
 }
 
 /// `GET /api/m/profile` (and `GET /api/m/merchants/{id}/profile`), and the
@@ -129,3 +137,330 @@ pub struct Profile {
 pub const NAME_MAX_CHARS: usize = 30;
 pub const TRADE_MAX_CHARS: usize = 30;
 pub const YEARS_IN_BUSINESS_MAX: u32 = 80;
+
+/// A profile that passed [`validate_profile`]. Holds the full ID number, so
+/// no `Debug`.
+pub struct ValidProfile {
+    pub name: String,
+    pub resident_id: ResidentId,
+    pub uscc: Uscc,
+    pub trade: String,
+    pub years_in_business: u32,
+}
+
+/// What the browser sends once its own check passed: the values as the
+/// server will store them (ID letters upper-cased, spaces gone).
+impl From<&ValidProfile> for ProfileInput {
+    fn from(p: &ValidProfile) -> Self {
+        Self {
+            name: p.name.as_str().into(),
+            resident_id: p.resident_id.expose().into(),
+            uscc: p.uscc.as_str().into(),
+            trade: p.trade.as_str().into(),
+            years_in_business: p.years_in_business.into(),
+        }
+    }
+}
+
+/// The one check of the profile form: every bad field at once, each with its
+/// code and both messages, so the merchant fixes them in one pass. `today`
+/// (in China) bounds the birth date in the ID number.
+pub fn validate_profile(
+    input: &ProfileInput,
+    today: CivilDate,
+) -> Result<ValidProfile, Vec<FieldError>> {
+    let mut errors = Vec::new();
+
+    let name = required_text(&mut errors, "name", &input.name).and_then(|n| {
+        let ok_char = |c: char| c.is_alphabetic() || matches!(c, '·' | '•' | '.' | ' ');
+        if n.chars().count() > NAME_MAX_CHARS || !n.chars().all(ok_char) {
+            errors.push(FieldError::new(
+                "name",
+                "name_invalid",
+                "姓名应为30个字以内的文字，不含数字或符号",
+                "A name is up to 30 letters, without digits or symbols",
+            ));
+            None
+        } else {
+            Some(n)
+        }
+    });
+    let resident_id = required_text(&mut errors, "resident_id", &input.resident_id).and_then(|s| {
+        ResidentId::parse(&s, today)
+            .map_err(|e| errors.push(e.field_error("resident_id")))
+            .ok()
+    });
+    let uscc = required_text(&mut errors, "uscc", &input.uscc).and_then(|s| {
+        Uscc::parse(&s)
+            .map_err(|e| errors.push(e.field_error("uscc")))
+            .ok()
+    });
+    let trade = required_text(&mut errors, "trade", &input.trade).and_then(|t| {
+        if t.chars().count() > TRADE_MAX_CHARS || t.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "trade",
+                "trade_invalid",
+                "经营行业应在30个字以内",
+                "The trade is up to 30 characters",
+            ));
+            None
+        } else {
+            Some(t)
+        }
+    });
+    let years = match input.years_in_business.as_count() {
+        Some(y) if y <= u64::from(YEARS_IN_BUSINESS_MAX) => Some(y as u32),
+        _ => {
+            errors.push(FieldError::new(
+                "years_in_business",
+                "years_invalid",
+                "经营年限应为0至80之间的整数",
+                "Years in business must be a whole number from 0 to 80",
+            ));
+            None
+        }
+    };
+    // Trading longer than one has been alive is a typo in one of the two.
+    if let (Some(rid), Some(y)) = (&resident_id, years) {
+        let b = rid.birth_date();
+        let age = today.year.saturating_sub(b.year)
+            - u16::from((today.month, today.day) < (b.month, b.day));
+        if u32::from(age) < y {
+            errors.push(FieldError::new(
+                "years_in_business",
+                "years_exceed_age",
+                "经营年限超过了年龄，请核对",
+                "Years in business exceed the age on the ID number; please check",
+            ));
+        }
+    }
+    match (name, resident_id, uscc, trade, years) {
+        (Some(name), Some(resident_id), Some(uscc), Some(trade), Some(years_in_business))
+            if errors.is_empty() =>
+        {
+            Ok(ValidProfile {
+                name,
+                resident_id,
+                uscc,
+                trade,
+                years_in_business,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// The trimmed text of a field that must hold some; otherwise its error.
+fn required_text(errors: &mut Vec<FieldError>, field: &str, value: &FormValue) -> Option<String> {
+    match value {
+        FormValue::Text(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        FormValue::Text(_) | FormValue::Absent => {
+            errors.push(FieldError::new(
+                field,
+                "required",
+                "此项必填",
+                "This field is required",
+            ));
+            None
+        }
+        FormValue::Count(_) | FormValue::Other => {
+            errors.push(FieldError::new(
+                field,
+                "not_text",
+                "此项应为文字",
+                "This field must be text",
+            ));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const TODAY: CivilDate = CivilDate {
+        year: 2026,
+        month: 11,
+        day: 26,
+    };
+
+    fn good() -> Value {
+        json!({
+            "name": "王建国",
+            "resident_id": "11010519491231002X",
+            "uscc": "914403001922038216",
+            "trade": "石材",
+            "years_in_business": 12,
+        })
+    }
+
+    /// The body as the server reads it: JSON into [`ProfileInput`], then the
+    /// check. A wrong JSON type must still be a field error, not a refusal
+    /// of the whole body.
+    fn check(body: Value) -> Result<ValidProfile, Vec<FieldError>> {
+        let input: ProfileInput = serde_json::from_value(body).expect("any JSON object is taken");
+        validate_profile(&input, TODAY)
+    }
+
+    /// `(field, code)` of each error.
+    fn errors(body: Value) -> Vec<(String, String)> {
+        match check(body) {
+            Ok(_) => vec![],
+            Err(e) => e.into_iter().map(|f| (f.field, f.code)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_profile_passes() {
+        let p = check(good()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p.name, "王建国");
+        assert_eq!(p.resident_id.masked(), "1101**********002X");
+        assert_eq!(p.uscc.as_str(), "914403001922038216");
+        assert_eq!(p.trade, "石材");
+        assert_eq!(p.years_in_business, 12);
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_its_code() {
+        // 1949 was not a leap year; the check digit is right.
+        let feb29 = format!(
+            "11010519490229002{}",
+            crate::ids::resident_id_check_char("11010519490229002").unwrap()
+        );
+        for (field, value, code) in [
+            ("name", json!(""), "required"),
+            ("name", json!("   "), "required"),
+            ("name", Value::Null, "required"),
+            ("name", json!(17), "not_text"),
+            ("name", json!(["王"]), "not_text"),
+            ("name", json!("王2"), "name_invalid"),
+            ("name", json!("王".repeat(31)), "name_invalid"),
+            (
+                "resident_id",
+                json!("110105194912310021"),
+                "resident_id_check",
+            ),
+            ("resident_id", json!("1101051949"), "resident_id_format"),
+            ("resident_id", json!(feb29), "resident_id_birth_date"),
+            ("resident_id", Value::Null, "required"),
+            ("resident_id", json!(110105194912310021u64), "not_text"),
+            ("uscc", json!("914403001922038217"), "uscc_check"),
+            ("uscc", json!({"code": "914403001922038216"}), "not_text"),
+            ("trade", json!(""), "required"),
+            ("trade", json!("石".repeat(31)), "trade_invalid"),
+            ("trade", json!("石\u{7}材"), "trade_invalid"),
+            ("years_in_business", json!(-1), "years_invalid"),
+            ("years_in_business", json!(81), "years_invalid"),
+            ("years_in_business", json!("many"), "years_invalid"),
+            ("years_in_business", json!(1.5), "years_invalid"),
+            ("years_in_business", json!(true), "years_invalid"),
+            ("years_in_business", Value::Null, "years_invalid"),
+        ] {
+            let mut body = good();
+            body[field] = value.clone();
+            assert_eq!(
+                errors(body),
+                vec![(field.to_owned(), code.to_owned())],
+                "{field} = {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_fields_are_each_required() {
+        let mut body = good();
+        body.as_object_mut().unwrap().remove("uscc");
+        assert_eq!(errors(body), vec![("uscc".into(), "required".into())]);
+        let all: Vec<_> = errors(json!({})).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            all,
+            ["name", "resident_id", "uscc", "trade", "years_in_business"]
+        );
+    }
+
+    /// The messages are what the merchant reads, in the browser and in a
+    /// 422 alike; each error carries both languages.
+    #[test]
+    fn every_error_has_both_messages() {
+        let body = json!({"name": 1, "resident_id": "1", "uscc": "", "trade": [], "years_in_business": -1});
+        let Err(found) = check(body) else {
+            panic!("a bad body passed");
+        };
+        assert_eq!(found.len(), 5);
+        for f in &found {
+            assert!(
+                !f.message_zh.is_empty() && !f.message_en.is_empty(),
+                "{f:?}"
+            );
+        }
+        assert_eq!(found[0].message_zh, "此项应为文字");
+    }
+
+    #[test]
+    fn years_in_business_may_be_digits_as_text() {
+        let mut body = good();
+        body["years_in_business"] = json!(" 12 ");
+        assert_eq!(check(body).ok().map(|p| p.years_in_business), Some(12));
+    }
+
+    #[test]
+    fn values_are_trimmed_and_ids_normalised() {
+        let mut body = good();
+        body["name"] = json!("  王建国 ");
+        body["resident_id"] = json!("110105 19491231 002x");
+        let p = check(body).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p.name, "王建国");
+        assert_eq!(p.resident_id.expose(), "11010519491231002X");
+    }
+
+    #[test]
+    fn years_cannot_exceed_age() {
+        let mut body = good();
+        // Check digit for a 2010 birth date, computed rather than guessed.
+        let first17 = "11010520101231002";
+        let check_char = crate::ids::resident_id_check_char(first17).unwrap();
+        body["resident_id"] = json!(format!("{first17}{check_char}"));
+        body["years_in_business"] = json!(16);
+        assert_eq!(
+            errors(body.clone()),
+            vec![("years_in_business".into(), "years_exceed_age".into())]
+        );
+        body["years_in_business"] = json!(15);
+        assert_eq!(errors(body), vec![]);
+    }
+
+    #[test]
+    fn a_birth_date_after_today_is_refused() {
+        // Born 2026-11-27, the day after TODAY.
+        let first17 = "11010520261127002";
+        let check_char = crate::ids::resident_id_check_char(first17).unwrap();
+        let mut body = good();
+        body["resident_id"] = json!(format!("{first17}{check_char}"));
+        body["years_in_business"] = json!(0);
+        assert_eq!(
+            errors(body),
+            vec![("resident_id".into(), "resident_id_future_birth".into())]
+        );
+    }
+
+    /// What the browser sends after its own check is accepted as it is.
+    #[test]
+    fn the_browsers_body_passes_again() {
+        let p = check(good()).unwrap_or_else(|e| panic!("{e:?}"));
+        let sent = serde_json::to_value(ProfileInput::from(&p)).unwrap();
+        assert_eq!(sent["years_in_business"], json!(12));
+        let again = check(sent).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(again.resident_id, p.resident_id);
+        assert_eq!(again.uscc, p.uscc);
+        assert_eq!((again.name, again.trade), (p.name, p.trade));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused_by_serde() {
+        assert!(serde_json::from_value::<ProfileInput>(json!("王建国")).is_err());
+        assert!(serde_json::from_value::<ProfileInput>(json!(12)).is_err());
+    }
+}

@@ -208,3 +208,27 @@ async fn a_manager_onboards_stalls_prints_and_reissues() {
     browser::screenshot(&c, "manager-old-code-refused").await;
     c.close().await.unwrap();
 }
+
+/// `/ops` is the operator's part of the console, not a "coming later" page:
+/// it leads to the staff login and, for an operator, to the markets and
+/// accounts tab. `/bank` says plainly that the bank console is not open yet.
+#[tokio::test]
+async fn ops_leads_to_the_operators_tab_and_bank_says_it_is_not_open() {
+    let operator = create_operator();
+    let c = browser::phone().await;
+    c.goto(&e2e::url("/ops")).await.unwrap();
+    find(&c, "#staff-login-form").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/manager");
+    log_in(&c, &operator).await;
+    let tab = find(&c, "#tab-ops").await;
+    assert_eq!(
+        tab.attr("aria-selected").await.unwrap().as_deref(),
+        Some("true")
+    );
+    find(&c, "#market-form").await;
+
+    c.goto(&e2e::url("/bank")).await.unwrap();
+    browser::wait_for_text(&c, "#bank-console", "尚未开通").await;
+    browser::screenshot(&c, "bank-not-open").await;
+    c.close().await.unwrap();
+}

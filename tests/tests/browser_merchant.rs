@@ -76,14 +76,14 @@ async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
-/// Scan → "this is my stall" → login → profile; ends on the letter.
-/// `query` is added to the stall URL (`?wasm=mvp` forces the MVP build).
-async fn scan_to_letter(
+/// Scan → "this is my stall" → login with a new mobile; ends on the
+/// profile page. `shots` names the screenshots, if any are wanted; `query`
+/// is added to the stall URL (`?wasm=mvp` forces the MVP build).
+async fn scan_and_log_in(
     client: &Client,
     t: &mut Typist<'_>,
     stall: &str,
-    shots: &str,
-    first17: &str,
+    shots: Option<&str>,
     query: &str,
 ) {
     client
@@ -94,7 +94,9 @@ async fn scan_to_letter(
     // has taken it over.
     wait_for_app(client).await;
     wait_for_text(client, "#code-stall", stall).await;
-    screenshot(client, &format!("{shots}-01-scan")).await;
+    if let Some(shots) = shots {
+        screenshot(client, &format!("{shots}-01-scan")).await;
+    }
     click(client, "#confirm-stall").await;
 
     wait_for_text(client, "#login-page", "").await;
@@ -104,10 +106,24 @@ async fn scan_to_letter(
     wait_for_text(client, "#otp-sent", "").await;
     let code = sms_code(&mobile).await;
     t.type_into("#otp", &code).await;
-    screenshot(client, &format!("{shots}-02-login")).await;
+    if let Some(shots) = shots {
+        screenshot(client, &format!("{shots}-02-login")).await;
+    }
     click(client, "#login").await;
 
     wait_for_text(client, "#profile-page", "").await;
+}
+
+/// Scan → "this is my stall" → login → profile; ends on the letter.
+async fn scan_to_letter(
+    client: &Client,
+    t: &mut Typist<'_>,
+    stall: &str,
+    shots: &str,
+    first17: &str,
+    query: &str,
+) {
+    scan_and_log_in(client, t, stall, Some(shots), query).await;
     // The stall's licence code is prefilled: wait for it before typing.
     for _ in 0..150 {
         let v = client
@@ -278,27 +294,11 @@ async fn a_holder_with_tax_grade_d_sees_a_decline_with_reasons() {
     client.close().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_bad_resident_id_is_refused_in_the_browser_before_any_request() {
-    let client = phone().await;
-    let mut t = Typist {
-        client: &client,
-        fields: Vec::new(),
-    };
-    client.goto(&e2e::stall_url("A-02")).await.unwrap();
-    wait_for_app(&client).await;
-    wait_for_text(&client, "#code-stall", "A-02").await;
-    click(&client, "#confirm-stall").await;
-    wait_for_text(&client, "#login-page", "").await;
-    let mobile = random_mobile();
-    t.type_into("#mobile", &mobile).await;
-    click(&client, "#send-otp").await;
-    wait_for_text(&client, "#otp-sent", "").await;
-    let code = sms_code(&mobile).await;
-    t.type_into("#otp", &code).await;
-    click(&client, "#login").await;
-    wait_for_text(&client, "#profile-page", "").await;
-    wait_for_text(&client, "#save-profile", "").await;
+/// Scan A-02 → log in → the profile form, ready to type; from here on the
+/// page's profile saves are counted (`profile_saves`).
+async fn to_profile_counting_saves(client: &Client, t: &mut Typist<'_>) {
+    scan_and_log_in(client, t, "A-02", None, "").await;
+    wait_for_text(client, "#save-profile", "").await;
 
     // Count every profile save the page sends from here on.
     client
@@ -315,6 +315,37 @@ async fn a_bad_resident_id_is_refused_in_the_browser_before_any_request() {
         )
         .await
         .unwrap();
+}
+
+async fn profile_saves(client: &Client) -> Option<u64> {
+    client
+        .execute("return window.__profileSaves;", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+}
+
+/// Whether the server holds a complete profile for the logged-in merchant.
+async fn profile_complete(client: &Client) -> Value {
+    let profile = client
+        .execute_async(
+            "const done = arguments[0];
+             fetch('/api/m/profile').then(r => r.json()).then(done, e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    profile["complete"].clone()
+}
+
+#[tokio::test]
+async fn a_bad_resident_id_is_refused_in_the_browser_before_any_request() {
+    let client = phone().await;
+    let mut t = Typist {
+        client: &client,
+        fields: Vec::new(),
+    };
+    to_profile_counting_saves(&client, &mut t).await;
     t.type_into("#name", "李秀英").await;
     // A correct number with its last digit changed: the check digit fails.
     let good = resident_id("32028219690215002");
@@ -327,20 +358,60 @@ async fn a_bad_resident_id_is_refused_in_the_browser_before_any_request() {
     assert!(!msg.is_empty());
     screenshot(&client, "profile-bad-resident-id").await;
 
-    let saves = client
-        .execute("return window.__profileSaves;", vec![])
-        .await
-        .unwrap();
-    assert_eq!(saves.as_u64(), Some(0), "no save request was sent");
+    assert_eq!(
+        profile_saves(&client).await,
+        Some(0),
+        "no save request was sent"
+    );
     // And the server agrees: the profile is still incomplete.
-    let profile = client
-        .execute_async(
-            "const done = arguments[0];
-             fetch('/api/m/profile').then(r => r.json()).then(done, e => done(String(e)));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(profile["complete"], Value::Bool(false), "{profile}");
+    assert_eq!(profile_complete(&client).await, Value::Bool(false));
+    client.close().await.unwrap();
+}
+
+/// The form runs the server's own check (`shared::merchant::validate_profile`):
+/// what it shows next to each field is, word for word, what that function
+/// says, before any request. A name with a digit passed the browser's
+/// earlier, looser check and reached the server.
+#[tokio::test]
+async fn the_profile_form_shows_the_servers_messages_before_any_request() {
+    use shared::merchant::{ProfileInput, validate_profile};
+
+    let client = phone().await;
+    let mut t = Typist {
+        client: &client,
+        fields: Vec::new(),
+    };
+    to_profile_counting_saves(&client, &mut t).await;
+    let (name, years) = ("李秀2", "81");
+    t.type_into("#name", name).await;
+    t.type_into("#resident-id", &resident_id("32028219690215002"))
+        .await;
+    t.type_into("#years", years).await;
+    click(&client, "#save-profile").await;
+
+    let input = ProfileInput {
+        name: name.into(),
+        resident_id: resident_id("32028219690215002").into(),
+        uscc: "914403001922038216".into(),
+        trade: "石材".into(),
+        years_in_business: years.into(),
+    };
+    let today = shared::ids::CivilDate::new(2026, 1, 1).unwrap();
+    let Err(expected) = validate_profile(&input, today) else {
+        panic!("the shared check passed a name with a digit");
+    };
+    let fields: Vec<_> = expected.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["name", "years_in_business"]);
+    for (f, id) in expected.iter().zip(["#name-error", "#years-error"]) {
+        let shown = wait_for_text(&client, id, &f.message_zh).await;
+        assert_eq!(shown, f.message_zh, "{id}");
+    }
+    screenshot(&client, "profile-server-messages").await;
+    assert_eq!(
+        profile_saves(&client).await,
+        Some(0),
+        "no save request was sent"
+    );
+    assert_eq!(profile_complete(&client).await, Value::Bool(false));
     client.close().await.unwrap();
 }

@@ -8,8 +8,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use serde_json::Value;
-use shared::merchant::{CodeInfo, MeResponse, OtpRequest, Profile, SessionRequest};
+use shared::merchant::{
+    CodeInfo, MeResponse, OtpRequest, Profile, ProfileInput, SessionRequest, validate_profile,
+};
 
 use crate::db;
 use crate::error::{ApiJson, AppError, AppResult};
@@ -124,10 +125,10 @@ async fn save_profile(
     State(state): State<AppState>,
     rid: RequestId,
     s: MerchantSession,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(input): ApiJson<ProfileInput>,
 ) -> AppResult<ApiJson<Profile>> {
     let now = Utc::now();
-    let valid = service::validate_profile(&body, crate::clock::civil(crate::clock::china_day(now)))
+    let valid = validate_profile(&input, crate::clock::civil(crate::clock::china_day(now)))
         .map_err(AppError::validation)?;
     let auth = state.auth.clone();
     db::run(&state.pool, move |conn| {

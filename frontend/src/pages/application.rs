@@ -1,50 +1,21 @@
 //! Where the merchant's application stands: recommended to which banks, and
 //! what each bank has done ("已推荐给 2 家银行，等待联系").
 
-use shared::consent::ApplicationView;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError};
-use crate::app::Route;
+use crate::api::merchant as api;
+use crate::app::{Route, use_session_load};
 use crate::components::{ErrorAlert, Loading, Skeleton, use_page_title};
 use crate::i18n::Lang;
+use crate::load::Load;
 use crate::state::use_lang;
-
-#[derive(Clone, PartialEq)]
-enum Load {
-    Loading,
-    Ready(ApplicationView),
-    None,
-    Failed(ApiError),
-}
 
 #[component]
 pub fn Application() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("申请进度", "Application status"));
-    let navigator = use_navigator();
-    let load = use_state(|| Load::Loading);
-    let attempt = use_state(|| 0u32);
-
-    {
-        let (load, navigator) = (load.clone(), navigator.clone());
-        use_effect_with(*attempt, move |_| {
-            load.set(Load::Loading);
-            wasm_bindgen_futures::spawn_local(async move {
-                match api::application().await {
-                    Ok(a) => load.set(Load::Ready(a)),
-                    Err(e) if e.status() == Some(404) => load.set(Load::None),
-                    Err(e) if e.status() == Some(401) => {
-                        if let Some(nav) = navigator {
-                            nav.replace(&Route::Login);
-                        }
-                    }
-                    Err(e) => load.set(Load::Failed(e)),
-                }
-            });
-        });
-    }
+    let load = use_session_load((), |()| api::application());
 
     let body = match &*load {
         Load::Loading => html! {
@@ -53,7 +24,7 @@ pub fn Application() -> Html {
                 <Skeleton lines={3} />
             </>
         },
-        Load::None => html! {
+        Load::Loaded(None) => html! {
             <div class="card" id="application-none">
                 <p>{ lang.pick("您还没有提交申请。", "You have not applied yet.") }</p>
                 <Link<Route> to={Route::Decision} classes="btn block">
@@ -61,12 +32,10 @@ pub fn Application() -> Html {
                 </Link<Route>>
             </div>
         },
-        Load::Failed(e) => {
-            let attempt = attempt.clone();
-            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
-            html! { <ErrorAlert id="application-error" error={e.clone()} on_retry={retry} /> }
-        }
-        Load::Ready(a) => {
+        Load::Failed(e) => html! {
+            <ErrorAlert id="application-error" error={e.clone()} on_retry={load.retry()} />
+        },
+        Load::Loaded(Some(a)) => {
             let n = a.entries.len();
             let headline = match (a.status.as_str(), lang) {
                 ("in_pool", Lang::Zh) => format!("已推荐给 {n} 家银行，等待联系"),

@@ -5,62 +5,48 @@
 //! the answer carries the decision, so the next screen is the result.
 
 use shared::consent::NextStep;
-use shared::consent::{BankInfo, Letter, SignRequest, sha256_hex};
+use shared::consent::{BankInfo, SignRequest, sha256_hex};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError};
-use crate::app::Route;
+use crate::api::merchant as api;
+use crate::api::{ApiError, new_idempotency_key};
+use crate::app::{Route, use_session_load};
 use crate::components::{ButtonSpinner, ErrorAlert, Loading, Notice, Skeleton, use_page_title};
 use crate::i18n::Lang;
+use crate::load::Load;
 use crate::state::use_lang;
-
-#[derive(Clone, PartialEq)]
-enum Load {
-    Loading,
-    Ready(Letter),
-    Failed(ApiError),
-}
 
 #[component]
 pub fn Authorize() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("授权书", "Authorization"));
     let navigator = use_navigator();
-    let load = use_state(|| Load::Loading);
-    let attempt = use_state(|| 0u32);
+    // Set when the merchant signed before: they are told so.
+    let already = use_state(|| None::<NextStep>);
+    let load = {
+        let already = already.clone();
+        use_session_load((), move |()| async move {
+            let letter = api::letter().await;
+            if letter.is_ok() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Ok(me) = api::me().await
+                        && matches!(me.next_step, NextStep::Decision | NextStep::Application)
+                    {
+                        already.set(Some(me.next_step));
+                    }
+                });
+            }
+            letter
+        })
+    };
     let chosen = use_state(Vec::<String>::new);
     let banks_error = use_state(|| false);
     let submit_error = use_state(|| None::<ApiError>);
     let signing = use_state(|| false);
-    let already = use_state(|| None::<NextStep>);
     // One key per signing the merchant means; a retry after a lost answer
     // reuses it, so a double tap cannot sign twice.
-    let key = use_state(api::new_idempotency_key);
-
-    {
-        let (load, already, navigator) = (load.clone(), already.clone(), navigator.clone());
-        use_effect_with(*attempt, move |_| {
-            load.set(Load::Loading);
-            wasm_bindgen_futures::spawn_local(async move {
-                match api::letter().await {
-                    Ok(l) => load.set(Load::Ready(l)),
-                    Err(e) if e.status() == Some(401) => {
-                        if let Some(nav) = navigator {
-                            nav.replace(&Route::Login);
-                        }
-                        return;
-                    }
-                    Err(e) => load.set(Load::Failed(e)),
-                }
-                if let Ok(me) = api::me().await
-                    && matches!(me.next_step, NextStep::Decision | NextStep::Application)
-                {
-                    already.set(Some(me.next_step));
-                }
-            });
-        });
-    }
+    let key = use_state(new_idempotency_key);
 
     let letter = match &*load {
         Load::Loading => {
@@ -73,16 +59,14 @@ pub fn Authorize() -> Html {
             };
         }
         Load::Failed(e) => {
-            let attempt = attempt.clone();
-            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
             return html! {
                 <section id="authorize">
                     <h1>{ lang.pick("信用信息查询授权书", "Authorization to use your credit information") }</h1>
-                    <ErrorAlert id="letter-error" error={e.clone()} on_retry={retry} />
+                    <ErrorAlert id="letter-error" error={e.clone()} on_retry={load.retry()} />
                 </section>
             };
         }
-        Load::Ready(l) => l.clone(),
+        Load::Loaded(l) => l.clone(),
     };
     let text = match lang {
         Lang::Zh => letter.text_zh.clone(),
@@ -151,7 +135,7 @@ pub fn Authorize() -> Html {
                         // A refusal is final for this request; a changed
                         // choice is a new request with a new key.
                         if e.status().is_some() {
-                            key.set(api::new_idempotency_key());
+                            key.set(new_idempotency_key());
                         }
                         submit_error.set(Some(e));
                     }

@@ -6,27 +6,20 @@ use shared::consent::{ConsentView, DataRead};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError};
-use crate::app::Route;
+use crate::api::ApiError;
+use crate::api::merchant as api;
+use crate::app::{Route, use_session_load};
 use crate::components::{ErrorAlert, Loading, Notice, Skeleton, use_page_title};
 use crate::i18n::Lang;
+use crate::load::Load;
 use crate::pages::authorize::render_letter;
 use crate::state::use_lang;
-
-#[derive(Clone, PartialEq)]
-enum Load {
-    Loading,
-    Ready(Vec<ConsentView>),
-    Failed(ApiError),
-}
 
 #[component]
 pub fn Consents() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("我的授权", "My authorizations"));
-    let navigator = use_navigator();
-    let load = use_state(|| Load::Loading);
-    let attempt = use_state(|| 0u32);
+    let load = use_session_load((), |()| api::consents());
     let confirming = use_state(|| None::<String>);
     let busy = use_state(|| false);
     let error = use_state(|| None::<ApiError>);
@@ -34,34 +27,17 @@ pub fn Consents() -> Html {
     // The read logs opened so far, by consent id.
     let reads = use_state(Vec::<(String, Vec<DataRead>)>::new);
 
-    {
-        let (load, navigator) = (load.clone(), navigator.clone());
-        use_effect_with(*attempt, move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                match api::consents().await {
-                    Ok(list) => load.set(Load::Ready(list)),
-                    Err(e) if e.status() == Some(401) => {
-                        if let Some(nav) = navigator {
-                            nav.replace(&Route::Login);
-                        }
-                    }
-                    Err(e) => load.set(Load::Failed(e)),
-                }
-            });
-        });
-    }
-
     let ask = |id: Option<String>| {
         let confirming = confirming.clone();
         Callback::from(move |_: MouseEvent| confirming.set(id.clone()))
     };
     let confirm = {
-        let (confirming, busy, error, withdrawn, attempt) = (
+        let (confirming, busy, error, withdrawn, load) = (
             confirming.clone(),
             busy.clone(),
             error.clone(),
             withdrawn.clone(),
-            attempt.clone(),
+            load.clone(),
         );
         Callback::from(move |_: MouseEvent| {
             let Some(id) = (*confirming).clone() else {
@@ -72,19 +48,20 @@ pub fn Consents() -> Html {
             }
             busy.set(true);
             error.set(None);
-            let (confirming, busy, error, withdrawn, attempt) = (
+            let (confirming, busy, error, withdrawn, load) = (
                 confirming.clone(),
                 busy.clone(),
                 error.clone(),
                 withdrawn.clone(),
-                attempt.clone(),
+                load.clone(),
             );
             wasm_bindgen_futures::spawn_local(async move {
                 match api::withdraw_consent(&id).await {
                     Ok(_) => {
                         confirming.set(None);
                         withdrawn.set(true);
-                        attempt.set(*attempt + 1);
+                        // The list stays on screen until the new one comes.
+                        load.refresh();
                     }
                     Err(e) => error.set(Some(e)),
                 }
@@ -118,12 +95,10 @@ pub fn Consents() -> Html {
                 <Skeleton lines={3} />
             </>
         },
-        Load::Failed(e) => {
-            let attempt = attempt.clone();
-            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
-            html! { <ErrorAlert id="consents-error" error={e.clone()} on_retry={retry} /> }
-        }
-        Load::Ready(list) if list.is_empty() => html! {
+        Load::Failed(e) => html! {
+            <ErrorAlert id="consents-error" error={e.clone()} on_retry={load.retry()} />
+        },
+        Load::Loaded(list) if list.is_empty() => html! {
             <>
                 <p class="muted" id="consents-empty">{ lang.pick(
                     "您还没有签署授权。签署后可在此查看全文并随时撤回。",
@@ -134,7 +109,7 @@ pub fn Consents() -> Html {
                 </Link<Route>>
             </>
         },
-        Load::Ready(list) => html! {
+        Load::Loaded(list) => html! {
             <div id="consent-list">
                 { for list.iter().enumerate().map(|(i, c)| {
                     let banks: Vec<String> = c.banks.iter().map(|b| b.short_name.clone()).collect();

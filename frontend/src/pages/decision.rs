@@ -3,58 +3,32 @@
 //! reasons and what the merchant can do about each; then "accept" (into the
 //! candidate pool of the chosen banks) or "not now".
 
-use shared::consent::{ApplicationRequest, MerchantDecision};
+use shared::consent::ApplicationRequest;
 use shared::decision::Outcome;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError};
-use crate::app::Route;
+use crate::api::merchant as api;
+use crate::api::{ApiError, new_idempotency_key};
+use crate::app::{Route, use_session_load};
 use crate::components::{
     ButtonSpinner, DecisionCard, ErrorAlert, Loading, Notice, Skeleton, use_page_title,
 };
 use crate::i18n::Lang;
+use crate::load::Load;
 use crate::state::use_lang;
-
-#[derive(Clone, PartialEq)]
-enum Load {
-    Loading,
-    Ready(Box<MerchantDecision>),
-    /// No decision yet: the merchant has not authorized, or it is not made.
-    None,
-    Failed(ApiError),
-}
 
 #[component]
 pub fn Decision() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("预授信结果", "Pre-credit result"));
     let navigator = use_navigator();
-    let load = use_state(|| Load::Loading);
-    let attempt = use_state(|| 0u32);
+    // `None`: no decision yet (the merchant has not authorized, or it is not made).
+    let load = use_session_load((), |()| api::latest_decision());
     let busy = use_state(|| false);
     let answer_error = use_state(|| None::<ApiError>);
     let not_now = use_state(|| false);
-    let key = use_state(api::new_idempotency_key);
-
-    {
-        let (load, navigator) = (load.clone(), navigator.clone());
-        use_effect_with(*attempt, move |_| {
-            load.set(Load::Loading);
-            wasm_bindgen_futures::spawn_local(async move {
-                match api::latest_decision().await {
-                    Ok(v) => load.set(Load::Ready(Box::new(v))),
-                    Err(e) if e.status() == Some(404) => load.set(Load::None),
-                    Err(e) if e.status() == Some(401) => {
-                        if let Some(nav) = navigator {
-                            nav.replace(&Route::Login);
-                        }
-                    }
-                    Err(e) => load.set(Load::Failed(e)),
-                }
-            });
-        });
-    }
+    let key = use_state(new_idempotency_key);
 
     let answer = |accept: bool| {
         let (busy, answer_error, not_now, key, load) = (
@@ -66,7 +40,9 @@ pub fn Decision() -> Html {
         );
         let navigator = navigator.clone();
         Callback::from(move |_: MouseEvent| {
-            let Load::Ready(d) = &*load else { return };
+            let Load::Loaded(Some(d)) = &*load else {
+                return;
+            };
             if *busy {
                 return;
             }
@@ -94,7 +70,7 @@ pub fn Decision() -> Html {
                     Err(e) => answer_error.set(Some(e)),
                 }
                 // "Not now" then "accept" are two different requests.
-                key.set(api::new_idempotency_key());
+                key.set(new_idempotency_key());
                 busy.set(false);
             });
         })
@@ -107,7 +83,7 @@ pub fn Decision() -> Html {
                 <Skeleton lines={4} />
             </>
         },
-        Load::Ready(d) => {
+        Load::Loaded(Some(d)) => {
             let in_pool = d
                 .application
                 .as_ref()
@@ -186,7 +162,7 @@ pub fn Decision() -> Html {
                 </>
             }
         }
-        Load::None => html! {
+        Load::Loaded(None) => html! {
             <div class="card" id="decision-none">
                 <p>{ lang.pick(
                     "还没有评估结果。签署授权书后，约一分钟即可看到可贷金额、参考利率和期限，或未通过的原因。",
@@ -197,11 +173,9 @@ pub fn Decision() -> Html {
                 </Link<Route>>
             </div>
         },
-        Load::Failed(e) => {
-            let attempt = attempt.clone();
-            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
-            html! { <ErrorAlert id="decision-error" error={e.clone()} on_retry={retry} /> }
-        }
+        Load::Failed(e) => html! {
+            <ErrorAlert id="decision-error" error={e.clone()} on_retry={load.retry()} />
+        },
     };
     html! {
         <section id="decision">

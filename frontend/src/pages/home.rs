@@ -1,53 +1,27 @@
-use shared::api::HealthResponse;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::app::Route;
 use crate::components::{ErrorAlert, Loading, use_page_title};
+use crate::load::{Load, use_load};
 use crate::state::use_lang;
-
-#[derive(Clone, PartialEq)]
-enum Health {
-    Loading,
-    Ready(HealthResponse),
-    Failed(ApiError),
-}
 
 /// What the product is, who it is for, and whether the server is reachable.
 #[component]
 pub fn Home() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("首页", "Home"));
-    let health = use_state(|| Health::Loading);
-    // Bumped by "retry" to run the effect again.
-    let attempt = use_state(|| 0u32);
-
-    {
-        let health = health.clone();
-        use_effect_with(*attempt, move |_| {
-            health.set(Health::Loading);
-            wasm_bindgen_futures::spawn_local(async move {
-                health.set(match api::health().await {
-                    Ok(h) => Health::Ready(h),
-                    Err(e) => Health::Failed(e),
-                });
-            });
-        });
-    }
-    let retry = {
-        let attempt = attempt.clone();
-        Callback::from(move |()| attempt.set(*attempt + 1))
-    };
+    let health = use_load((), |()| api::health());
 
     let status = match &*health {
-        Health::Loading => html! {
+        Load::Loading => html! {
             <Loading id="health-loading" label={lang.pick("正在连接服务器…", "Contacting the server…")} />
         },
-        Health::Failed(e) => html! {
-            <ErrorAlert id="health-error" error={e.clone()} on_retry={retry} />
+        Load::Failed(e) => html! {
+            <ErrorAlert id="health-error" error={e.clone()} on_retry={health.retry()} />
         },
-        Health::Ready(h) => html! {
+        Load::Loaded(h) => html! {
             <dl class="facts" id="health">
                 <dt>{ lang.pick("市场", "Market") }</dt>
                 <dd id="health-market">{ h.market.clone().unwrap_or_default() }</dd>

@@ -8,7 +8,8 @@ use shared::merchant::{OtpRequest, SessionRequest};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError};
+use crate::api::ApiError;
+use crate::api::merchant as api;
 use crate::app::Route;
 use crate::components::{ButtonSpinner, ErrorAlert, Notice, TextField, use_page_title};
 use crate::i18n::{Lang, Msg};

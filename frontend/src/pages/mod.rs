@@ -2,6 +2,7 @@
 
 pub mod application;
 pub mod authorize;
+pub mod bank;
 pub mod consents;
 pub mod decision;
 pub mod home;
@@ -10,4 +11,3 @@ pub mod manager;
 pub mod not_found;
 pub mod profile;
 pub mod scan;
-pub mod staff;

@@ -1,19 +1,21 @@
 //! The merchant's profile: name, resident ID, business licence code (USCC),
-//! trade, years in business. Each field is checked in the browser by the
-//! same `shared` code the server runs, and the server's 422 lands next to the
-//! field it names, so both kinds of error look the same to the merchant.
+//! trade, years in business. The form is checked in the browser by the
+//! function the server runs (`shared::merchant::validate_profile`), so the
+//! messages next to each field are the server's own, before any request; a
+//! 422 from the server lands next to the field it names the same way.
 
-use shared::ids::{CivilDate, ResidentId, Uscc};
-use shared::merchant::{
-    NAME_MAX_CHARS, Profile as ProfileData, ProfileInput, TRADE_MAX_CHARS, YEARS_IN_BUSINESS_MAX,
-};
+use shared::error::FieldError;
+use shared::ids::CivilDate;
+use shared::merchant::{NAME_MAX_CHARS, ProfileInput, TRADE_MAX_CHARS, validate_profile};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError};
-use crate::app::Route;
+use crate::api::ApiError;
+use crate::api::merchant as api;
+use crate::app::{Route, use_session_load};
 use crate::components::{ButtonSpinner, ErrorAlert, Loading, Skeleton, TextField, use_page_title};
 use crate::i18n::{Lang, Msg};
+use crate::load::Load;
 use crate::state::use_lang;
 
 #[derive(Clone, PartialEq, Default)]
@@ -25,60 +27,50 @@ struct Form {
     years: String,
 }
 
-/// Field errors keyed by the request's JSON field name (what a 422 names).
-type Errors = Vec<(&'static str, Msg)>;
-
-const FIELDS: [&str; 5] = ["name", "resident_id", "uscc", "trade", "years_in_business"];
-
-#[derive(Clone, PartialEq)]
-enum Load {
-    Loading,
-    Ready(ProfileData),
-    Failed(ApiError),
+impl Form {
+    fn input(&self) -> ProfileInput {
+        ProfileInput {
+            name: self.name.as_str().into(),
+            resident_id: self.resident_id.as_str().into(),
+            uscc: self.uscc.as_str().into(),
+            trade: self.trade.as_str().into(),
+            years_in_business: self.years.as_str().into(),
+        }
+    }
 }
+
+/// The fields of the form, by the request's JSON names (what a 422 names).
+const FIELDS: [&str; 5] = ["name", "resident_id", "uscc", "trade", "years_in_business"];
 
 #[component]
 pub fn Profile() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("经营信息", "Business details"));
     let navigator = use_navigator();
-    let load = use_state(|| Load::Loading);
-    let attempt = use_state(|| 0u32);
     let form = use_state(Form::default);
-    let errors = use_state(Errors::new);
+    let errors = use_state(Vec::<FieldError>::new);
     let submit_error = use_state(|| None::<ApiError>);
     let saving = use_state(|| false);
-
-    {
-        let (load, form, navigator) = (load.clone(), form.clone(), navigator.clone());
-        use_effect_with(*attempt, move |_| {
-            load.set(Load::Loading);
-            wasm_bindgen_futures::spawn_local(async move {
-                match api::profile().await {
-                    Ok(p) => {
-                        form.set(Form {
-                            name: p.name.clone().unwrap_or_default(),
-                            // Never sent back in full; the merchant types it again.
-                            resident_id: String::new(),
-                            uscc: p.uscc.clone().unwrap_or_default(),
-                            trade: p.trade.clone().unwrap_or_default(),
-                            years: p
-                                .years_in_business
-                                .map(|y| y.to_string())
-                                .unwrap_or_default(),
-                        });
-                        load.set(Load::Ready(p));
-                    }
-                    Err(e) if e.status() == Some(401) => {
-                        if let Some(nav) = navigator {
-                            nav.replace(&Route::Login);
-                        }
-                    }
-                    Err(e) => load.set(Load::Failed(e)),
-                }
-            });
-        });
-    }
+    let load = {
+        let form = form.clone();
+        use_session_load((), move |()| async move {
+            let found = api::profile().await;
+            if let Ok(p) = &found {
+                form.set(Form {
+                    name: p.name.clone().unwrap_or_default(),
+                    // Never sent back in full; the merchant types it again.
+                    resident_id: String::new(),
+                    uscc: p.uscc.clone().unwrap_or_default(),
+                    trade: p.trade.clone().unwrap_or_default(),
+                    years: p
+                        .years_in_business
+                        .map(|y| y.to_string())
+                        .unwrap_or_default(),
+                });
+            }
+            found
+        })
+    };
 
     let profile = match &*load {
         Load::Loading => {
@@ -91,16 +83,14 @@ pub fn Profile() -> Html {
             };
         }
         Load::Failed(e) => {
-            let attempt = attempt.clone();
-            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
             return html! {
                 <section id="profile-page">
                     <h1>{ lang.pick("填写经营信息", "Your business details") }</h1>
-                    <ErrorAlert id="profile-error" error={e.clone()} on_retry={retry} />
+                    <ErrorAlert id="profile-error" error={e.clone()} on_retry={load.retry()} />
                 </section>
             };
         }
-        Load::Ready(p) => p.clone(),
+        Load::Loaded(p) => p.clone(),
     };
 
     // One input handler per field: update the value, clear that field's error.
@@ -110,11 +100,11 @@ pub fn Profile() -> Html {
             let mut next = (*form).clone();
             apply(&mut next, v);
             form.set(next);
-            if errors.iter().any(|(f, _)| *f == field) {
+            if errors.iter().any(|f| f.field == field) {
                 errors.set(
                     errors
                         .iter()
-                        .filter(|(f, _)| *f != field)
+                        .filter(|f| f.field != field)
                         .cloned()
                         .collect(),
                 );
@@ -124,8 +114,8 @@ pub fn Profile() -> Html {
     let error_of = |field: &str| {
         errors
             .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, m)| m.in_lang(lang))
+            .find(|f| f.field == field)
+            .map(|f| Msg::from(f).in_lang(lang))
     };
 
     let onsubmit = {
@@ -138,15 +128,17 @@ pub fn Profile() -> Html {
         let navigator = navigator.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let input = match validate(&form) {
-                Ok(input) => input,
+            // The server's own check, run here first: a bad field is shown
+            // with the server's message and nothing is sent.
+            let input = match validate_profile(&form.input(), today_in_china()) {
+                Ok(valid) => ProfileInput::from(&valid),
                 Err(found) => {
                     errors.set(found);
                     focus_first_error();
                     return;
                 }
             };
-            errors.set(Errors::new());
+            errors.set(Vec::new());
             submit_error.set(None);
             saving.set(true);
             let (errors, submit_error, saving) =
@@ -159,19 +151,17 @@ pub fn Profile() -> Html {
                             nav.push(&Route::Authorize);
                         }
                     }
-                    Err(e) if e.status() == Some(401) => {
+                    Err(e) if e.is_logged_out() => {
                         if let Some(nav) = navigator {
                             nav.replace(&Route::Login);
                         }
                     }
                     Err(e) => {
-                        let found: Errors = FIELDS
-                            .iter()
-                            .filter_map(|f| e.field(f).map(|fe| (*f, Msg::from(fe))))
-                            .collect();
+                        let shown = |f: &&FieldError| FIELDS.contains(&f.field.as_str());
+                        let found: Vec<FieldError> =
+                            e.fields().iter().filter(shown).cloned().collect();
                         // A field we do not show still needs to be seen somewhere.
-                        let unshown = matches!(&e, ApiError::Server { body, .. }
-                            if body.fields.iter().any(|f| !FIELDS.contains(&f.field.as_str())));
+                        let unshown = found.len() < e.fields().len();
                         if found.is_empty() || unshown {
                             submit_error.set(Some(e));
                         }
@@ -282,67 +272,15 @@ fn LogOut() -> Html {
     }
 }
 
-/// Every field's problem at once, so the merchant fixes them in one pass.
-fn validate(form: &Form) -> Result<ProfileInput, Errors> {
-    let mut errors = Errors::new();
-    let name = form.name.trim();
-    if name.is_empty() {
-        errors.push(("name", Msg::new("请填写姓名", "Enter your name")));
-    } else if name.chars().count() > NAME_MAX_CHARS {
-        errors.push(("name", Msg::new("姓名过长", "The name is too long")));
-    }
-    let resident_id = match ResidentId::parse(&form.resident_id, today()) {
-        Ok(id) => id.expose().to_owned(),
-        Err(e) => {
-            errors.push(("resident_id", Msg::from(e)));
-            String::new()
-        }
-    };
-    let uscc = match Uscc::parse(&form.uscc) {
-        Ok(u) => u.as_str().to_owned(),
-        Err(e) => {
-            errors.push(("uscc", Msg::from(e)));
-            String::new()
-        }
-    };
-    let trade = form.trade.trim();
-    if trade.is_empty() {
-        errors.push(("trade", Msg::new("请填写经营类别", "Enter your trade")));
-    } else if trade.chars().count() > TRADE_MAX_CHARS {
-        errors.push(("trade", Msg::new("经营类别过长", "The trade is too long")));
-    }
-    let years = match form.years.trim().parse::<u32>() {
-        Ok(y) if y <= YEARS_IN_BUSINESS_MAX => y,
-        _ => {
-            errors.push((
-                "years_in_business",
-                Msg::new(
-                    "请填写经营年数（0到80的整数）",
-                    "Enter the number of years (a whole number, 0 to 80)",
-                ),
-            ));
-            0
-        }
-    };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(ProfileInput {
-        name: name.to_owned(),
-        resident_id,
-        uscc,
-        trade: trade.to_owned(),
-        years_in_business: years,
-    })
-}
-
-/// The browser's local date: enough to refuse a birth date in the future.
-fn today() -> CivilDate {
-    let now = js_sys::Date::new_0();
+/// Today in China (UTC+8), as the server reckons it: the ID number's birth
+/// date must not be after it.
+fn today_in_china() -> CivilDate {
+    const EIGHT_HOURS_MS: f64 = 8.0 * 3600.0 * 1000.0;
+    let china = js_sys::Date::new(&(js_sys::Date::now() + EIGHT_HOURS_MS).into());
     CivilDate::new(
-        now.get_full_year() as u16,
-        now.get_month() as u8 + 1,
-        now.get_date() as u8,
+        china.get_utc_full_year() as u16,
+        china.get_utc_month() as u8 + 1,
+        china.get_utc_date() as u8,
     )
     .unwrap_or(CivilDate {
         year: 2100,

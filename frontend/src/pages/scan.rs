@@ -1,27 +1,20 @@
 //! `/s/:code`: where a stall's QR code lands. Before asking for anything the
 //! merchant sees whose stall this is and confirms it.
 
-use shared::merchant::CodeInfo;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError};
+use crate::api::merchant as api;
 use crate::app::Route;
 use crate::components::{ErrorAlert, Loading, Skeleton, use_page_title};
 use crate::i18n::Lang;
+use crate::load::{Load, use_load_given};
 use crate::prerendered;
 use crate::state::{remember_scanned_code, use_lang};
 
 #[derive(Properties, PartialEq)]
 pub struct ScanProps {
     pub code: String,
-}
-
-#[derive(Clone, PartialEq)]
-enum Load {
-    Loading,
-    Ready(CodeInfo),
-    Failed(ApiError),
 }
 
 #[component]
@@ -31,33 +24,14 @@ pub fn Scan(props: &ScanProps) -> Html {
     let navigator = use_navigator();
     // A page the server rendered carries its answer: shown at once, and not
     // asked for again.
-    let load = use_state(|| match prerendered::scan_answer(&props.code) {
-        Some(Ok(info)) => Load::Ready(info),
-        Some(Err(e)) => Load::Failed(e),
-        None => Load::Loading,
-    });
-    let answered = use_mut_ref(|| !matches!(*load, Load::Loading));
-    let attempt = use_state(|| 0u32);
+    let given_code = props.code.clone();
+    let load = use_load_given(
+        move || prerendered::scan_answer(&given_code),
+        props.code.clone(),
+        |code| async move { api::code_info(&code).await },
+    );
     // Set when the merchant says "not my stall".
     let denied = use_state(|| false);
-
-    {
-        let load = load.clone();
-        let code = props.code.clone();
-        use_effect_with((code, *attempt), move |(code, _)| {
-            if std::mem::take(&mut *answered.borrow_mut()) {
-                return;
-            }
-            let code = code.clone();
-            load.set(Load::Loading);
-            wasm_bindgen_futures::spawn_local(async move {
-                load.set(match api::code_info(&code).await {
-                    Ok(info) => Load::Ready(info),
-                    Err(e) => Load::Failed(e),
-                });
-            });
-        });
-    }
 
     match &*load {
         Load::Loading => html! {
@@ -78,17 +52,13 @@ pub fn Scan(props: &ScanProps) -> Html {
                 <p class="muted" lang="en">{ e.message(Lang::En) }</p>
             </section>
         },
-        Load::Failed(e) => {
-            let attempt = attempt.clone();
-            let retry = Callback::from(move |()| attempt.set(*attempt + 1));
-            html! {
-                <section id="scan">
-                    <h1>{ lang.pick("暂时无法核对二维码", "Cannot check the code right now") }</h1>
-                    <ErrorAlert id="code-error" error={e.clone()} on_retry={retry} />
-                </section>
-            }
-        }
-        Load::Ready(info) if *denied => html! {
+        Load::Failed(e) => html! {
+            <section id="scan">
+                <h1>{ lang.pick("暂时无法核对二维码", "Cannot check the code right now") }</h1>
+                <ErrorAlert id="code-error" error={e.clone()} on_retry={load.retry()} />
+            </section>
+        },
+        Load::Loaded(info) if *denied => html! {
             <section id="stall-denied">
                 <h1>{ lang.pick("摊位信息不符", "Not your stall") }</h1>
                 <p>{ lang.pick(
@@ -98,7 +68,7 @@ pub fn Scan(props: &ScanProps) -> Html {
                 <OfficePhone phone={info.market_office_phone.clone()} />
             </section>
         },
-        Load::Ready(info) => {
+        Load::Loaded(info) => {
             let confirm = {
                 let code = props.code.clone();
                 Callback::from(move |_| {

@@ -2,13 +2,13 @@
 //! library in the bundle), the plan's targets beside the figures, and a CSV
 //! export. Counts only: never a merchant's credit data.
 
-use shared::manager::Dashboard;
+use shared::manager::{Dashboard, format_yuan as yuan};
 use yew::prelude::*;
 
-use super::{get, with_market, yuan};
-use crate::api::ApiError;
+use crate::api::staff as api;
 use crate::components::{ErrorAlert, Loading};
 use crate::i18n::Lang;
+use crate::load::{Load, use_load};
 use crate::state::use_lang;
 
 #[derive(Properties, PartialEq)]
@@ -19,28 +19,19 @@ pub struct DashboardProps {
 #[component]
 pub fn DashboardView(props: &DashboardProps) -> Html {
     let lang = use_lang();
-    let data = use_state(|| None::<Dashboard>);
-    let error = use_state(|| None::<ApiError>);
-    {
-        let (data, error) = (data.clone(), error.clone());
-        use_effect_with(props.market.clone(), move |market| {
-            let path = with_market("/api/manager/dashboard", market);
-            data.set(None);
-            wasm_bindgen_futures::spawn_local(async move {
-                match get::<Dashboard>(&path).await {
-                    Ok(d) => data.set(Some(d)),
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        });
-    }
-    let Some(d) = &*data else {
-        return html! {
-            if let Some(e) = &*error { <ErrorAlert error={e.clone()} /> }
-            else { <Loading id="dashboard-loading" label={lang.pick("正在统计…", "Counting…")} /> }
-        };
+    let data = use_load(props.market.clone(), |market| async move {
+        api::dashboard(market.as_deref()).await
+    });
+    let d = match &*data {
+        Load::Loading => {
+            return html! { <Loading id="dashboard-loading" label={lang.pick("正在统计…", "Counting…")} /> };
+        }
+        Load::Failed(e) => {
+            return html! { <ErrorAlert error={e.clone()} on_retry={data.retry()} /> };
+        }
+        Load::Loaded(d) => d,
     };
-    let csv = with_market("/api/manager/dashboard.csv", &props.market);
+    let csv = api::dashboard_csv_url(props.market.as_deref());
     html! {
         <div id="dashboard">
             <h2>{ match (&d.market_name, lang) {

@@ -4,14 +4,11 @@
 
 use std::rc::Rc;
 
-use serde::de::DeserializeOwned;
-use shared::manager::{
-    ImportResult, RentImportPreview, RentImportResult, RowError, StallImportPreview,
-};
+use shared::manager::{RowError, format_yuan as yuan};
 use yew::prelude::*;
 
-use super::{post_file, read_file, with_market, yuan};
 use crate::api::ApiError;
+use crate::api::staff::{self as api, RentUpload, StallUpload, Upload};
 use crate::components::{ButtonSpinner, ErrorAlert, Loading, Notice};
 use crate::i18n::Lang;
 use crate::state::use_lang;
@@ -73,6 +70,14 @@ fn column_zh(field: &str) -> &str {
     }
 }
 
+/// Reads a chosen file into memory.
+async fn read_file(file: web_sys::File) -> Option<Vec<u8>> {
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+        .await
+        .ok()?;
+    Some(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
 /// The chosen file, read into memory (sent twice: preview, then import).
 #[hook]
 fn use_file_picker(on_read: Callback<Rc<Vec<u8>>>) -> Callback<Event> {
@@ -99,11 +104,11 @@ enum Busy {
 }
 
 /// The preview-then-commit flow both uploads share; only the endpoints and
-/// the shapes of the preview and result differ. Commit posts the same bytes
-/// again, so they are kept until another file is chosen.
-struct ImportFlow<P: 'static, R: 'static> {
-    preview: UseStateHandle<Option<P>>,
-    result: UseStateHandle<Option<R>>,
+/// the shapes of the preview and result differ ([`Upload`]). Commit posts the
+/// same bytes again, so they are kept until another file is chosen.
+struct ImportFlow<U: Upload> {
+    preview: UseStateHandle<Option<U::Preview>>,
+    result: UseStateHandle<Option<U::Done>>,
     error: UseStateHandle<Option<ApiError>>,
     busy: UseStateHandle<Busy>,
     on_file: Callback<Event>,
@@ -111,18 +116,10 @@ struct ImportFlow<P: 'static, R: 'static> {
 }
 
 #[hook]
-fn use_import_flow<P, R>(
-    market: Option<String>,
-    preview_path: &'static str,
-    commit_path: &'static str,
-) -> ImportFlow<P, R>
-where
-    P: DeserializeOwned + 'static,
-    R: DeserializeOwned + 'static,
-{
+fn use_import_flow<U: Upload + 'static>(market: Option<String>) -> ImportFlow<U> {
     let bytes = use_state(|| None::<Rc<Vec<u8>>>);
-    let preview = use_state(|| None::<P>);
-    let result = use_state(|| None::<R>);
+    let preview = use_state(|| None::<U::Preview>);
+    let result = use_state(|| None::<U::Done>);
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(Busy::default);
     let on_read = {
@@ -141,9 +138,9 @@ where
             error.set(None);
             busy.set(Busy::Checking);
             let (preview, error, busy) = (preview.clone(), error.clone(), busy.clone());
-            let path = with_market(preview_path, &market);
+            let market = market.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                match post_file::<P>(&path, &data).await {
+                match api::preview_upload::<U>(market.as_deref(), &data).await {
                     Ok(p) => preview.set(Some(p)),
                     Err(e) => error.set(Some(e)),
                 }
@@ -165,9 +162,9 @@ where
             busy.set(Busy::Importing);
             let (result, error, busy, preview) =
                 (result.clone(), error.clone(), busy.clone(), preview.clone());
-            let path = with_market(commit_path, &market);
+            let market = market.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                match post_file::<R>(&path, &data).await {
+                match api::import_upload::<U>(market.as_deref(), &data).await {
                     Ok(r) => {
                         preview.set(None);
                         result.set(Some(r));
@@ -198,11 +195,7 @@ pub fn StallImport(props: &ImportProps) -> Html {
         busy,
         on_file,
         commit,
-    } = use_import_flow::<StallImportPreview, ImportResult>(
-        props.market.clone(),
-        "/api/manager/stalls/import/preview",
-        "/api/manager/stalls/import",
-    );
+    } = use_import_flow::<StallUpload>(props.market.clone());
     html! {
         <div id="stall-import">
             <h2>{ lang.pick("批量导入摊位", "Import stalls in bulk") }</h2>
@@ -210,7 +203,7 @@ pub fn StallImport(props: &ImportProps) -> Html {
                 "上传 CSV 文件（Excel“另存为 CSV”即可，UTF-8 或 GBK 编码均可）。先预览检查，全部无误才导入；已有的摊位号会被更新。",
                 "Upload a CSV file (Excel's \u{201c}Save as CSV\u{201d}; UTF-8 or GBK). It is checked first and imported only when every row is right; existing stall numbers are updated.",
             ) }</p>
-            <p><a id="stall-template" class="btn secondary" href="/api/manager/stall-template.csv" download="摊位导入模板.csv">
+            <p><a id="stall-template" class="btn secondary" href={StallUpload::TEMPLATE} download="摊位导入模板.csv">
                 { lang.pick("下载导入模板", "Download the template") }</a></p>
             <div class="field">
                 <label for="import-file">{ lang.pick("选择文件", "Choose a file") }</label>
@@ -283,11 +276,7 @@ pub fn RentImport(props: &ImportProps) -> Html {
         busy,
         on_file,
         commit,
-    } = use_import_flow::<RentImportPreview, RentImportResult>(
-        props.market.clone(),
-        "/api/manager/rent/import/preview",
-        "/api/manager/rent/import",
-    );
+    } = use_import_flow::<RentUpload>(props.market.clone());
     html! {
         <div id="rent-import">
             <h2>{ lang.pick("上传租金缴纳台账", "Upload the rent ledger") }</h2>
@@ -295,7 +284,7 @@ pub fn RentImport(props: &ImportProps) -> Html {
                 "每月上传一次：摊位号、月份、应缴、实缴、缴费日期。作为市场一手数据，经商户授权后用于预授信。同一摊位同一月份再次上传会覆盖旧记录。",
                 "Upload monthly: stall, month, due, paid, payment date. It is the market's first-hand data, used for pre-credit once the merchant consents. Uploading the same stall and month again replaces the earlier row.",
             ) }</p>
-            <p><a id="rent-template" class="btn secondary" href="/api/manager/rent-template.csv" download="租金台账模板.csv">
+            <p><a id="rent-template" class="btn secondary" href={RentUpload::TEMPLATE} download="租金台账模板.csv">
                 { lang.pick("下载台账模板", "Download the template") }</a></p>
             <div class="field">
                 <label for="rent-file">{ lang.pick("选择文件", "Choose a file") }</label>

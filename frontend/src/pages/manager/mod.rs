@@ -9,78 +9,15 @@ mod ops;
 pub mod print;
 mod stalls;
 
-use gloo_net::http::Request;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use shared::manager::{MarketView, ROLE_OPERATOR, StaffLogin, StaffMe};
+use shared::manager::{ROLE_OPERATOR, StaffLogin, StaffMe};
 use yew::prelude::*;
 
-use crate::api::{self, ApiError};
+use crate::api::ApiError;
+use crate::api::staff as api;
 use crate::components::{ButtonSpinner, ErrorAlert, Loading, TextField, use_page_title};
 use crate::i18n::Lang;
+use crate::load::{Load, use_load, use_load_keeping};
 use crate::state::use_lang;
-
-// --- API calls of the console (the staff cookie travels by itself) ---
-
-/// `?market_id=…` for an operator working on a market; managers send
-/// nothing (the server uses theirs regardless).
-pub fn with_market(path: &str, market: &Option<String>) -> String {
-    match market {
-        Some(m) => {
-            let sep = if path.contains('?') { '&' } else { '?' };
-            format!("{path}{sep}market_id={}", api::segment(m))
-        }
-        None => path.to_owned(),
-    }
-}
-
-pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    api::get(path).await
-}
-
-pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    api::post(path, body).await
-}
-
-pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    api::put(path, body).await
-}
-
-/// Uploads a file's bytes as they are: the server detects the encoding.
-pub async fn post_file<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ApiError> {
-    let body = js_sys::Uint8Array::from(bytes);
-    let req = Request::post(path)
-        .header("content-type", "text/csv")
-        .body(body)
-        .map_err(|_| ApiError::Unexpected { status: 0 })?;
-    let res = req.send().await.map_err(|_| ApiError::Network)?;
-    api::read(res).await
-}
-
-async fn log_out() -> Result<(), ApiError> {
-    let res = Request::delete("/api/staff/session")
-        .send()
-        .await
-        .map_err(|_| ApiError::Network)?;
-    api::read_empty(res).await
-}
-
-/// Reads a chosen file into memory.
-pub async fn read_file(file: web_sys::File) -> Option<Vec<u8>> {
-    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
-        .await
-        .ok()?;
-    Some(js_sys::Uint8Array::new(&buf).to_vec())
-}
-
-pub fn yuan(cents: i64) -> String {
-    shared::manager::format_yuan(cents)
-}
-
-/// A request was refused because the session ended: back to the login.
-pub fn is_logged_out(e: &ApiError) -> bool {
-    e.status() == Some(401)
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tab {
@@ -95,49 +32,38 @@ enum Tab {
 pub fn Manager() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("市场管理方控制台", "Market manager console"));
-    // None: still asking; Some(None): not logged in.
-    let me = use_state(|| None::<Option<StaffMe>>);
-    let error = use_state(|| None::<ApiError>);
-    {
-        let (me, error) = (me.clone(), error.clone());
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                match get::<StaffMe>("/api/staff/me").await {
-                    Ok(m) => me.set(Some(Some(m))),
-                    Err(e) if is_logged_out(&e) => me.set(Some(None)),
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        });
-    }
+    // `None`: not logged in.
+    let me = use_load((), |()| async {
+        match api::me().await {
+            Err(e) if e.is_logged_out() => Ok(None),
+            other => other.map(Some),
+        }
+    });
     let on_login = {
         let me = me.clone();
-        Callback::from(move |m: StaffMe| me.set(Some(Some(m))))
+        Callback::from(move |m: StaffMe| me.set(Some(m)))
     };
     let on_logout = {
         let me = me.clone();
-        Callback::from(move |_| me.set(Some(None)))
+        Callback::from(move |_| me.set(None))
     };
     html! {
         <section id="manager-console" class="console">
             <style>{ CONSOLE_CSS }</style>
-            if let Some(e) = &*error {
-                <ErrorAlert error={e.clone()} />
-            }
             { match &*me {
-                None if error.is_none() => html! {
+                Load::Loading => html! {
                     <Loading id="staff-loading" label={lang.pick("正在加载…", "Loading…")} />
                 },
-                None => html! {},
-                Some(None) => html! { <LoginForm {on_login} /> },
+                Load::Failed(e) => html! { <ErrorAlert error={e.clone()} on_retry={me.retry()} /> },
+                Load::Loaded(None) => html! { <LoginForm {on_login} /> },
                 // Bank officers have their own console; nothing here is theirs.
-                Some(Some(m)) if m.role == "bank" => html! {
+                Load::Loaded(Some(m)) if m.role == "bank" => html! {
                     <p class="alert ok" id="wrong-console">{ lang.pick(
                         "银行工作人员请使用银行工作台（/bank）。",
                         "Bank officers use the bank console (/bank).",
                     ) }</p>
                 },
-                Some(Some(m)) => html! { <Console me={m.clone()} {on_logout} /> },
+                Load::Loaded(Some(m)) => html! { <Console me={m.clone()} {on_logout} /> },
             } }
         </section>
     }
@@ -176,7 +102,7 @@ fn LoginForm(props: &LoginProps) -> Html {
             };
             let (error, busy, on_login) = (error.clone(), busy.clone(), on_login.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                match post::<_, StaffMe>("/api/staff/session", &req).await {
+                match api::log_in(&req).await {
                     Ok(me) => on_login.emit(me),
                     Err(e) => error.set(Some(e)),
                 }
@@ -224,26 +150,25 @@ fn Console(props: &ConsoleProps) -> Html {
     let tab = use_state(|| if operator { Tab::Ops } else { Tab::Stalls });
     // The market an operator works on; a manager's is fixed by the server.
     let market = use_state(|| None::<String>);
-    let markets = use_state(Vec::<MarketView>::new);
-    let reload_markets = use_state(|| 0u32);
-    {
-        let markets = markets.clone();
-        use_effect_with((operator, *reload_markets), move |(operator, _)| {
-            if *operator {
-                wasm_bindgen_futures::spawn_local(async move {
-                    if let Ok(list) = get::<Vec<MarketView>>("/api/ops/markets").await {
-                        markets.set(list);
-                    }
-                });
-            }
-        });
-    }
+    // Only an operator chooses among markets. A failure leaves the menu
+    // empty; the tabs that need a market say so.
+    let markets_load = use_load_keeping(operator, |operator| async move {
+        if operator {
+            api::markets().await
+        } else {
+            Ok(Vec::new())
+        }
+    });
+    let markets = match &*markets_load {
+        Load::Loaded(list) => list.clone(),
+        _ => Vec::new(),
+    };
     let logout = {
         let on_logout = props.on_logout.clone();
         Callback::from(move |_: MouseEvent| {
             let on_logout = on_logout.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let _ = log_out().await;
+                let _ = api::log_out().await;
                 on_logout.emit(());
             });
         })
@@ -271,8 +196,8 @@ fn Console(props: &ConsoleProps) -> Html {
     let market_ctx: Option<String> = if operator { (*market).clone() } else { None };
     let needs_market = operator && market_ctx.is_none();
     let on_markets_changed = {
-        let r = reload_markets.clone();
-        Callback::from(move |_| r.set(*r + 1))
+        let markets_load = markets_load.clone();
+        Callback::from(move |_| markets_load.refresh())
     };
     html! {
         <>
@@ -310,7 +235,7 @@ fn Console(props: &ConsoleProps) -> Html {
                 { tab_button(Tab::Dashboard, "tab-dashboard", "数据看板", "Dashboard") }
             </nav>
             { match *tab {
-                Tab::Ops => html! { <ops::Ops markets={(*markets).clone()} on_changed={on_markets_changed} /> },
+                Tab::Ops => html! { <ops::Ops markets={markets.clone()} on_changed={on_markets_changed} /> },
                 Tab::Dashboard => html! { <dashboard::DashboardView market={market_ctx.clone()} /> },
                 _ if needs_market => html! {
                     <p class="alert ok" id="choose-market">{ lang.pick("请先在上方选择一个市场。", "Choose a market above first.") }</p>

@@ -3,13 +3,12 @@
 
 use shared::error::FieldError;
 use shared::manager::{
-    MarketInput, MarketView, ROLE_MANAGER, StaffUserInput, StaffUserView, validate_market,
-    validate_staff_user,
+    MarketInput, MarketView, ROLE_MANAGER, StaffUserInput, validate_market, validate_staff_user,
 };
 use yew::prelude::*;
 
-use super::post;
 use crate::api::ApiError;
+use crate::api::staff as api;
 use crate::components::{ButtonSpinner, ErrorAlert, Notice, TextField};
 use crate::i18n::Msg;
 use crate::state::use_lang;
@@ -105,7 +104,7 @@ pub fn Ops(props: &OpsProps) -> Html {
                 on_changed.clone(),
             );
             wasm_bindgen_futures::spawn_local(async move {
-                match post::<_, MarketView>("/api/ops/markets", &input).await {
+                match api::create_market(&input).await {
                     Ok(m) => {
                         notice.set(Some(Msg::new(
                             &format!("已添加市场：{}", m.name),
@@ -153,7 +152,7 @@ pub fn Ops(props: &OpsProps) -> Html {
                 busy.clone(),
             );
             wasm_bindgen_futures::spawn_local(async move {
-                match post::<_, StaffUserView>("/api/ops/users", &input).await {
+                match api::create_staff_user(&input).await {
                     Ok(u) => {
                         notice.set(Some(Msg::new(
                             &format!("已创建管理员账号：{}", u.username),

@@ -3,14 +3,14 @@
 //! are SVG made by the server, so the app carries no QR encoder.
 
 use gloo_storage::{SessionStorage, Storage};
-use shared::manager::{CARD_INSTRUCTIONS, CardsRequest, StallCard};
+use shared::manager::{CARD_INSTRUCTIONS, StallCard};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::stalls::{PRINT_IDS_KEY, PRINT_MARKET_KEY};
-use super::{post, with_market};
-use crate::api::ApiError;
+use crate::api::staff as api;
 use crate::components::{ErrorAlert, Loading, use_page_title};
+use crate::load::{Load, use_load};
 use crate::staff_app::StaffRoute;
 use crate::state::use_lang;
 
@@ -18,27 +18,14 @@ use crate::state::use_lang;
 pub fn PrintSheet() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("打印摊位码", "Print stall codes"));
-    let cards = use_state(|| None::<Vec<StallCard>>);
-    let error = use_state(|| None::<ApiError>);
-    {
-        let (cards, error) = (cards.clone(), error.clone());
-        use_effect_with((), move |_| {
-            let ids: Vec<String> = SessionStorage::get(PRINT_IDS_KEY).unwrap_or_default();
-            let market: String = SessionStorage::get(PRINT_MARKET_KEY).unwrap_or_default();
-            let market = (!market.is_empty()).then_some(market);
-            if ids.is_empty() {
-                cards.set(Some(Vec::new()));
-                return;
-            }
-            wasm_bindgen_futures::spawn_local(async move {
-                let path = with_market("/api/manager/cards", &market);
-                match post::<_, Vec<StallCard>>(&path, &CardsRequest { stall_ids: ids }).await {
-                    Ok(c) => cards.set(Some(c)),
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        });
-    }
+    let cards = use_load((), |()| async {
+        let ids: Vec<String> = SessionStorage::get(PRINT_IDS_KEY).unwrap_or_default();
+        let market: String = SessionStorage::get(PRINT_MARKET_KEY).unwrap_or_default();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        api::cards((!market.is_empty()).then_some(market.as_str()), ids).await
+    });
     let print = Callback::from(|_: MouseEvent| {
         if let Some(w) = web_sys::window() {
             let _ = w.print();
@@ -52,14 +39,13 @@ pub fn PrintSheet() -> Html {
                 <button type="button" id="print-now" class="btn" onclick={print}>{ lang.pick("打印", "Print") }</button>
                 <span class="muted">{ lang.pick("A4 纸，每页8张；打印时选择“无边距”效果最好。", "A4, eight a page; print without margins for best results.") }</span>
             </div>
-            if let Some(e) = &*error { <ErrorAlert error={e.clone()} /> }
             { match &*cards {
-                None if error.is_none() => html! { <Loading id="cards-loading" label={lang.pick("正在生成二维码…", "Making the codes…")} /> },
-                None => html! {},
-                Some(c) if c.is_empty() => html! {
+                Load::Loading => html! { <Loading id="cards-loading" label={lang.pick("正在生成二维码…", "Making the codes…")} /> },
+                Load::Failed(e) => html! { <ErrorAlert error={e.clone()} on_retry={cards.retry()} /> },
+                Load::Loaded(c) if c.is_empty() => html! {
                     <p id="cards-empty">{ lang.pick("没有选择摊位。请回到摊位列表勾选。", "No stalls chosen. Tick them in the stall list.") }</p>
                 },
-                Some(c) => html! {
+                Load::Loaded(c) => html! {
                     <div class="sheets" id="cards">
                         { for c.chunks(8).map(|page| html! {
                             <div class="sheet">

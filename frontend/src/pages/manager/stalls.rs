@@ -4,14 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use shared::manager::{StallCard, StallInput, StallList, StallView, validate_stall};
+use shared::manager::{StallInput, StallView, format_yuan as yuan, validate_stall};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::{get, post, put, with_market, yuan};
-use crate::api::{ApiError, segment};
+use crate::api::ApiError;
+use crate::api::staff::{self as api, StallFilter};
 use crate::components::{ButtonSpinner, ErrorAlert, Loading, Notice, TextField};
 use crate::i18n::{Lang, Msg};
+use crate::load::{Load, use_load_keeping};
 use crate::staff_app::StaffRoute;
 use crate::state::use_lang;
 
@@ -32,6 +33,14 @@ enum Editing {
     Stall(StallView),
 }
 
+/// What a row's buttons do to its stall.
+#[derive(Clone, Copy, PartialEq)]
+enum Action {
+    Reissue,
+    Deactivate,
+    Activate,
+}
+
 #[component]
 pub fn Stalls(props: &StallsProps) -> Html {
     let lang = use_lang();
@@ -39,46 +48,32 @@ pub fn Stalls(props: &StallsProps) -> Html {
     let zone = use_state(String::new);
     let trade = use_state(String::new);
     let status = use_state(String::new);
-    let list = use_state(|| None::<StallList>);
+    // Narrowed as the manager types; the table stays while the answer comes.
+    let filter = StallFilter {
+        q: (*q).clone(),
+        zone: (*zone).clone(),
+        trade: (*trade).clone(),
+        status: (*status).clone(),
+    };
+    // An action's error, cleared once the list loads again.
     let error = use_state(|| None::<ApiError>);
-    let reload = use_state(|| 0u32);
+    let list = {
+        let error = error.clone();
+        use_load_keeping(
+            (filter, props.market.clone()),
+            move |(filter, market)| async move {
+                let found = api::stalls(market.as_deref(), &filter).await;
+                if found.is_ok() {
+                    error.set(None);
+                }
+                found
+            },
+        )
+    };
     let selected = use_state(BTreeSet::<String>::new);
     let editing = use_state(|| Editing::None);
     let notice = use_state(|| None::<Msg>);
     let confirm_reissue = use_state(|| None::<String>);
-
-    {
-        let (list, error) = (list.clone(), error.clone());
-        let deps = (
-            (*q).clone(),
-            (*zone).clone(),
-            (*trade).clone(),
-            (*status).clone(),
-            *reload,
-            props.market.clone(),
-        );
-        use_effect_with(deps, move |(q, zone, trade, status, _, market)| {
-            let path = with_market(
-                &format!(
-                    "/api/manager/stalls?q={}&zone={}&trade={}&status={}",
-                    segment(q),
-                    segment(zone),
-                    segment(trade),
-                    segment(status)
-                ),
-                market,
-            );
-            wasm_bindgen_futures::spawn_local(async move {
-                match get::<StallList>(&path).await {
-                    Ok(l) => {
-                        error.set(None);
-                        list.set(Some(l));
-                    }
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        });
-    }
 
     let text_filter = |s: &UseStateHandle<String>| {
         let s = s.clone();
@@ -94,13 +89,14 @@ pub fn Stalls(props: &StallsProps) -> Html {
         })
     };
 
-    let Some(data) = (*list).clone() else {
-        return html! {
-            <>
-                if let Some(e) = &*error { <ErrorAlert error={e.clone()} /> }
-                else { <Loading id="stalls-loading" label={lang.pick("正在加载摊位…", "Loading stalls…")} /> }
-            </>
-        };
+    let data = match &*list {
+        Load::Loading => {
+            return html! { <Loading id="stalls-loading" label={lang.pick("正在加载摊位…", "Loading stalls…")} /> };
+        }
+        Load::Failed(e) => {
+            return html! { <ErrorAlert error={e.clone()} on_retry={list.retry()} /> };
+        }
+        Load::Loaded(data) => data.clone(),
     };
 
     let toggle = |id: String| {
@@ -144,37 +140,37 @@ pub fn Stalls(props: &StallsProps) -> Html {
         Callback::from(move |_: MouseEvent| print.emit(selected.iter().cloned().collect()))
     };
 
-    let act = |stall: &StallView, what: &'static str| {
-        let (reload, error, notice, confirm) = (
-            reload.clone(),
+    let act = |stall: &StallView, action: Action| {
+        let (list, error, notice, confirm) = (
+            list.clone(),
             error.clone(),
             notice.clone(),
             confirm_reissue.clone(),
         );
-        let path = with_market(
-            &format!("/api/manager/stalls/{}/{what}", segment(&stall.id)),
-            &props.market,
-        );
-        let number = stall.number.clone();
+        let market = props.market.clone();
+        let (id, number) = (stall.id.clone(), stall.number.clone());
         Callback::from(move |_: MouseEvent| {
-            let (reload, error, notice, confirm, path, number) = (
-                reload.clone(),
+            let (list, error, notice, confirm, market, id, number) = (
+                list.clone(),
                 error.clone(),
                 notice.clone(),
                 confirm.clone(),
-                path.clone(),
+                market.clone(),
+                id.clone(),
                 number.clone(),
             );
             wasm_bindgen_futures::spawn_local(async move {
-                let done = if what == "reissue" {
-                    post::<_, StallCard>(&path, &()).await.map(|c| {
+                let market = market.as_deref();
+                let done = if action == Action::Reissue {
+                    api::reissue_code(market, &id).await.map(|c| {
                         Msg::new(
                             &format!("摊位 {number} 已重新发码（第{}版），旧码即时作废。请打印新码。", c.code_version),
                             &format!("Stall {number} has a new code (version {}); the old one is refused from now on. Print the new one.", c.code_version),
                         )
                     })
                 } else {
-                    post::<_, StallView>(&path, &()).await.map(|s| {
+                    let active = action == Action::Activate;
+                    api::set_stall_active(market, &id, active).await.map(|s| {
                         if s.status == "inactive" {
                             Msg::new(
                                 &format!("摊位 {number} 已停用"),
@@ -193,7 +189,7 @@ pub fn Stalls(props: &StallsProps) -> Html {
                     Ok(m) => {
                         error.set(None);
                         notice.set(Some(m));
-                        reload.set(*reload + 1);
+                        list.refresh();
                     }
                     Err(e) => error.set(Some(e)),
                 }
@@ -202,14 +198,14 @@ pub fn Stalls(props: &StallsProps) -> Html {
     };
 
     let on_saved = {
-        let (editing, reload, notice) = (editing.clone(), reload.clone(), notice.clone());
+        let (editing, list, notice) = (editing.clone(), list.clone(), notice.clone());
         Callback::from(move |s: StallView| {
             notice.set(Some(Msg::new(
                 &format!("已保存摊位 {}", s.number),
                 &format!("Stall {} saved", s.number),
             )));
             editing.set(Editing::None);
-            reload.set(*reload + 1);
+            list.refresh();
         })
     };
     let on_cancel = {
@@ -315,7 +311,7 @@ pub fn Stalls(props: &StallsProps) -> Html {
                                             }}>{ lang.pick("打印码", "Print code") }</button>
                                         if confirming {
                                             <button type="button" class="btn reissue-confirm" data-number={s.number.clone()}
-                                                onclick={act(s, "reissue")}>
+                                                onclick={act(s, Action::Reissue)}>
                                                 { lang.pick("确认重新发码（旧码作废）", "Confirm: new code, old one refused") }</button>
                                         } else {
                                             <button type="button" class="btn secondary reissue" data-number={s.number.clone()}
@@ -323,10 +319,10 @@ pub fn Stalls(props: &StallsProps) -> Html {
                                         }
                                         if active {
                                             <button type="button" class="btn secondary deactivate" data-number={s.number.clone()}
-                                                onclick={act(s, "deactivate")}>{ lang.pick("停用", "Deactivate") }</button>
+                                                onclick={act(s, Action::Deactivate)}>{ lang.pick("停用", "Deactivate") }</button>
                                         } else {
                                             <button type="button" class="btn secondary activate" data-number={s.number.clone()}
-                                                onclick={act(s, "activate")}>{ lang.pick("启用", "Reactivate") }</button>
+                                                onclick={act(s, Action::Activate)}>{ lang.pick("启用", "Reactivate") }</button>
                                         }
                                     </td>
                                 </tr>
@@ -438,17 +434,8 @@ fn StallForm(props: &StallFormProps) -> Html {
             let (market, stall_id) = (market.clone(), stall_id.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let res = match &stall_id {
-                    Some(id) => {
-                        put::<_, StallView>(
-                            &with_market(&format!("/api/manager/stalls/{}", segment(id)), &market),
-                            &body,
-                        )
-                        .await
-                    }
-                    None => {
-                        post::<_, StallView>(&with_market("/api/manager/stalls", &market), &body)
-                            .await
-                    }
+                    Some(id) => api::update_stall(market.as_deref(), id, &body).await,
+                    None => api::create_stall(market.as_deref(), &body).await,
                 };
                 busy.set(false);
                 match res {
