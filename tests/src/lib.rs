@@ -126,7 +126,10 @@ pub fn db_text(sql: &str) -> String {
             .output()
     } else {
         let file = data_dir().join("market-code.sqlite3");
+        // The server may be writing: wait out its lock as the server's own
+        // connections do (busy timeout), instead of failing at once.
         std::process::Command::new("sqlite3")
+            .args(["-cmd", ".timeout 10000"])
             .arg(file)
             .arg(sql)
             .output()
