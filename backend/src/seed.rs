@@ -599,6 +599,49 @@ mod tests {
 }
 
 #[cfg(test)]
+mod upgrade {
+    use super::*;
+    use crate::test_fixtures::conn;
+
+    /// A demo database seeded before the registry kept operators: seeding
+    /// again makes each holder the operator of their stall's business, and
+    /// changes no fact.
+    #[test]
+    fn seeding_again_gives_an_older_demo_its_operators() {
+        let mut c = conn();
+        let fields = FieldCipher::new(&[6u8; 32]);
+        seed_demo(&mut c, "demo-password-for-tests").unwrap();
+        let today: NaiveDate = "2026-11-26".parse().unwrap();
+        seed_demo_credit_data_on(&mut c, &fields, None, today).unwrap();
+        let facts: i64 = credit_registration::table
+            .count()
+            .get_result(&mut c)
+            .unwrap();
+        diesel::delete(registry_operators::table)
+            .execute(&mut c)
+            .unwrap();
+        let again = seed_demo_credit_data_on(&mut c, &fields, None, today).unwrap();
+        assert_eq!(again.merchants_added, 0);
+        let stalls_n: i64 = stalls::table.count().get_result(&mut c).unwrap();
+        assert_eq!(again.operators_added as i64, stalls_n);
+        assert_eq!(
+            credit_registration::table
+                .count()
+                .get_result::<i64>(&mut c)
+                .unwrap(),
+            facts
+        );
+        let (name, uscc): (String, Option<String>) = stalls::table
+            .filter(stalls::number.eq("B-01"))
+            .select((stalls::holder_name, stalls::uscc))
+            .first(&mut c)
+            .unwrap();
+        let index = fields.blind_index(&demo_resident_id("B-01"));
+        assert!(registry::is_operator(&mut c, &uscc.unwrap(), &index, &name).unwrap());
+    }
+}
+
+#[cfg(test)]
 mod readme {
     use super::*;
     use crate::test_fixtures::conn;

@@ -138,27 +138,8 @@ fn Identity(props: &IdentityProps) -> Html {
     let busy = use_state(|| false);
     let navigator = use_navigator();
 
-    let clearing = |handle: UseStateHandle<String>, field: &'static str| {
-        let errors = errors.clone();
-        Callback::from(move |v: String| {
-            handle.set(v);
-            if errors.iter().any(|f| f.field == field) {
-                errors.set(
-                    errors
-                        .iter()
-                        .filter(|f| f.field != field)
-                        .cloned()
-                        .collect(),
-                );
-            }
-        })
-    };
-    let error_of = |field: &str| {
-        errors
-            .iter()
-            .find(|f| f.field == field)
-            .map(|f| Msg::from(f).in_lang(lang))
-    };
+    let clearing = |handle, field| clearing_input(&errors, handle, field);
+    let error_of = |field: &str| error_in(&errors, field, lang);
 
     let onsubmit = {
         let (name, resident_id, errors, submit_error, busy) = (
@@ -299,27 +280,8 @@ fn Business(props: &BusinessProps) -> Html {
     let submit_error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
 
-    let clearing = |handle: UseStateHandle<String>, field: &'static str| {
-        let errors = errors.clone();
-        Callback::from(move |v: String| {
-            handle.set(v);
-            if errors.iter().any(|f| f.field == field) {
-                errors.set(
-                    errors
-                        .iter()
-                        .filter(|f| f.field != field)
-                        .cloned()
-                        .collect(),
-                );
-            }
-        })
-    };
-    let error_of = |field: &str| {
-        errors
-            .iter()
-            .find(|f| f.field == field)
-            .map(|f| Msg::from(f).in_lang(lang))
-    };
+    let clearing = |handle, field| clearing_input(&errors, handle, field);
+    let error_of = |field: &str| error_in(&errors, field, lang);
     let pick = |c: Choice| {
         let (choice, trade, years, listed) =
             (choice.clone(), trade.clone(), years.clone(), listed.clone());
@@ -562,6 +524,35 @@ fn Stopped(props: &StoppedProps) -> Html {
 }
 
 // ---------------------------------------------------------------------------
+
+/// An input's handler: keep the value, and clear that field's error.
+fn clearing_input(
+    errors: &UseStateHandle<Vec<FieldError>>,
+    handle: UseStateHandle<String>,
+    field: &'static str,
+) -> Callback<String> {
+    let errors = errors.clone();
+    Callback::from(move |v: String| {
+        handle.set(v);
+        if errors.iter().any(|f| f.field == field) {
+            errors.set(
+                errors
+                    .iter()
+                    .filter(|f| f.field != field)
+                    .cloned()
+                    .collect(),
+            );
+        }
+    })
+}
+
+/// The message next to `field`, in the reader's language.
+fn error_in(errors: &[FieldError], field: &str, lang: Lang) -> Option<String> {
+    errors
+        .iter()
+        .find(|f| f.field == field)
+        .map(|f| Msg::from(f).in_lang(lang))
+}
 
 /// A 422's field errors next to their fields; anything else (or a field not
 /// on this form) above the button.
