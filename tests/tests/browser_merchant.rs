@@ -243,26 +243,26 @@ async fn a_clean_stall_holder_gets_an_offer_accepts_and_can_withdraw() {
 
     click(&client, "#my-consents").await;
     wait_for_text(&client, "#consent-0", "有效").await;
-    screenshot(&client, "offer-10b-consents").await;
+    screenshot(&client, "offer-11-consents").await;
     // Every read made under the letter is there for the merchant to see.
     click(&client, "#show-reads-0").await;
     wait_for_text(&client, "#reads-0", "纳税信用等级").await;
     let reads = client.find_all(Locator::Css("#reads-0 li")).await.unwrap();
     assert_eq!(reads.len(), 10, "one read per data category");
     scroll_to(&client, "#reads-0").await;
-    screenshot(&client, "offer-11-reads").await;
+    screenshot(&client, "offer-12-reads").await;
     click(&client, "#withdraw-0").await;
     wait_for_text(&client, "#withdraw-confirm", "确定撤回").await;
-    screenshot(&client, "offer-12-withdraw-confirm").await;
+    screenshot(&client, "offer-13-withdraw-confirm").await;
     click(&client, "#confirm-withdraw").await;
     wait_for_text(&client, "#withdrawn-notice", "已撤回").await;
     wait_for_text(&client, "#consent-0", "已撤回").await;
     scroll_to(&client, "#consents").await;
-    screenshot(&client, "offer-13-withdrawn").await;
+    screenshot(&client, "offer-14-withdrawn").await;
 
     client.goto(&e2e::url("/application")).await.unwrap();
     wait_for_text(&client, "#application-status", "授权已撤回").await;
-    screenshot(&client, "offer-14-application-withdrawn").await;
+    screenshot(&client, "offer-15-application-withdrawn").await;
     client.close().await.unwrap();
 }
 
