@@ -73,6 +73,28 @@ enum Command {
     },
     /// Recompute a stored decision and say whether it is identical.
     Replay { decision_id: String },
+    /// Development only: make a new business with credit facts as of today,
+    /// its registered operator, and that person in the development
+    /// real-name roster; print who to type, as JSON (it holds an ID number:
+    /// a synthetic one). Refused unless the real-name check is the roster.
+    #[command(hide = true)]
+    DevBusiness {
+        /// clean, random, enforcement, dishonesty, tax-d, rent-arrears-<months>
+        #[arg(long, default_value = "clean")]
+        archetype: String,
+        /// The operator's mobile number (default: a random one).
+        #[arg(long)]
+        mobile: Option<String>,
+        /// The new business's operator is the one registered for this USCC.
+        #[arg(long)]
+        same_operator_as: Option<String>,
+        /// A county rent export for the business, at this market…
+        #[arg(long, requires = "rent_stall")]
+        rent_market: Option<String>,
+        /// …and stall.
+        #[arg(long, requires = "rent_market")]
+        rent_stall: Option<String>,
+    },
     /// Run a policy over a population: approval rate, grades, reasons.
     Backtest {
         #[arg(long)]
@@ -112,9 +134,19 @@ pub fn main() -> ExitCode {
         }),
         Command::SeedDemo => seed_demo(),
         Command::PgDatabase { action, url } => pg_database(&action, &url),
-        Command::ImportCreditData { dir } => {
-            with_db(|pool, _| crate::credit::cli_import(pool, &dir))
-        }
+        Command::ImportCreditData { dir } => import_credit_data(&dir),
+        Command::DevBusiness {
+            archetype,
+            mobile,
+            same_operator_as,
+            rent_market,
+            rent_stall,
+        } => dev_business(
+            &archetype,
+            mobile.as_deref(),
+            same_operator_as.as_deref(),
+            rent_market.as_deref().zip(rent_stall.as_deref()),
+        ),
         Command::GenerateCreditData {
             count,
             seed,
@@ -153,7 +185,70 @@ fn with_db(f: impl FnOnce(&db::DbPool, String) -> Result<(), String>) -> Result<
     f(&pool, level)
 }
 
+/// The field key (ID numbers at rest) and the development roster, as the
+/// server would use them.
+fn identity_keys() -> Result<(crate::auth::keys::FieldCipher, Config), String> {
+    let config = Config::from_env()?;
+    let auth = crate::auth::AuthState::from_config(&config)?;
+    Ok((auth.fields, config))
+}
+
+fn import_credit_data(dir: &std::path::Path) -> Result<(), String> {
+    let (fields, config) = identity_keys()?;
+    with_db(|pool, _| crate::credit::cli_import(pool, &fields, config.real_name.roster_path(), dir))
+}
+
+fn dev_business(
+    archetype: &str,
+    mobile: Option<&str>,
+    same_operator_as: Option<&str>,
+    county_rent: Option<(&str, &str)>,
+) -> Result<(), String> {
+    use crate::credit::generate::Archetype;
+    let archetype = match archetype {
+        "clean" => Archetype::Clean,
+        "random" => Archetype::Random,
+        "enforcement" => Archetype::OnEnforcementList,
+        "dishonesty" => Archetype::OnDishonestyList,
+        "tax-d" => Archetype::TaxGradeD,
+        other => match other.strip_prefix("rent-arrears-").map(str::parse) {
+            Some(Ok(months)) => Archetype::RentArrears(months),
+            _ => return Err(format!("unknown archetype {other:?}")),
+        },
+    };
+    let mobile = mobile
+        .map(|m| shared::ids::MobileNumber::parse(m).map_err(|e| e.message_en.to_owned()))
+        .transpose()?;
+    let (fields, config) = identity_keys()?;
+    let roster = config
+        .real_name
+        .roster_path()
+        .ok_or("the real-name check is not the development roster")?
+        .to_owned();
+    with_db(|pool, _| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let spec = crate::seed::DevBusinessSpec {
+            archetype,
+            mobile: mobile.as_ref().map(|m| m.as_str()),
+            same_operator_as,
+            county_rent,
+        };
+        let made = crate::seed::dev_business(&mut conn, &fields, &roster, &spec).map_err(|e| {
+            match e.code() {
+                "not_found" => "no registered operator for that USCC".to_owned(),
+                _ => e.to_string(),
+            }
+        })?;
+        println!(
+            "{}",
+            serde_json::to_string(&made).map_err(|e| e.to_string())?
+        );
+        Ok(())
+    })
+}
+
 fn seed_demo() -> Result<(), String> {
+    let (fields, config) = identity_keys()?;
     with_db(|pool, _| {
         let password = std::env::var("MARKET_CODE_DEMO_PASSWORD")
             .ok()
@@ -174,10 +269,17 @@ fn seed_demo() -> Result<(), String> {
         );
         // Each demo stall's holder needs credit facts, or no demo scan can
         // reach a decision.
-        let credit = crate::seed::seed_demo_credit_data(&mut conn).map_err(|e| e.to_string())?;
+        let credit =
+            crate::seed::seed_demo_credit_data(&mut conn, &fields, config.real_name.roster_path())
+                .map_err(|e| e.to_string())?;
         println!(
-            "demo credit data: {} licence codes assigned, {} merchants added, {} rows",
-            credit.usccs_assigned, credit.merchants_added, credit.rows_imported
+            "demo credit data: {} licence codes assigned, {} merchants added, {} rows, \
+             {} registered operators, {} people added to the real-name roster",
+            credit.usccs_assigned,
+            credit.merchants_added,
+            credit.rows_imported,
+            credit.operators_added,
+            credit.roster_added
         );
         Ok(())
     })

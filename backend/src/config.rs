@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
+use crate::identity::{REAL_NAME_ENV, RealNameSetting};
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where the server listens. `MARKET_CODE_ADDR`, default `127.0.0.1:8080`.
@@ -27,6 +29,9 @@ pub struct Config {
     /// CIDR ranges). `MARKET_CODE_TRUSTED_PROXIES`, comma-separated, default
     /// none: the client's address is the socket's.
     pub trusted_proxies: Vec<IpNet>,
+    /// The real-name check (实名认证) in use. `MARKET_CODE_REAL_NAME_CHECK`,
+    /// default the development roster `<data_dir>/real-name-roster.csv`.
+    pub real_name: RealNameSetting,
 }
 
 impl Config {
@@ -46,6 +51,7 @@ impl Config {
             .to_owned();
         let trusted_proxies = parse_trusted_proxies(&env_or("MARKET_CODE_TRUSTED_PROXIES", ""))
             .map_err(|e| format!("MARKET_CODE_TRUSTED_PROXIES: {e}"))?;
+        let real_name = RealNameSetting::parse(&env_or(REAL_NAME_ENV, ""), &data_dir)?;
         Ok(Self {
             addr,
             database_url,
@@ -53,6 +59,7 @@ impl Config {
             dist_dir,
             public_url,
             trusted_proxies,
+            real_name,
         })
     }
 }

@@ -4,7 +4,7 @@
 //! Where a request goes, and the only direction imports go: `app.rs`
 //! (router, middleware) → `routes/<caller>.rs` (extract, authorize, call a
 //! service) with `request/` (the extractors) → `services/` (one use case
-//! each) → `auth/`, `connectors/`, `decision/`, … → `db/`. Nothing below
+//! each) → `auth/`, `identity/`, `connectors/`, `decision/`, … → `db/`. Nothing below
 //! `routes` imports `routes`, `app` or `request`; `services` never touch
 //! HTTP types.
 
@@ -19,6 +19,7 @@ pub mod db;
 pub mod decision;
 pub mod decisions;
 pub mod error;
+pub mod identity;
 pub mod passwords;
 pub mod request;
 pub mod routes;

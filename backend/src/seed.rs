@@ -1,20 +1,33 @@
 //! The demo data `cargo xtask run` serves: 万石石材市场 with about forty
 //! stalls, one market manager, two banks with one loan product each
 //! (`seed_demo`), and credit facts for every stall holder, some of them in a
-//! known situation (`seed_demo_credit_data`). Idempotent: every row is looked
-//! up by its natural key first, so a second run adds nothing.
+//! known situation, each holder the registry's operator of their business
+//! and in the development real-name roster with the stall's mobile number
+//! (`seed_demo_credit_data`). Idempotent: every row is looked up by its
+//! natural key first, so a second run adds nothing.
+//!
+//! `dev_business` makes one more business with its operator, for the tests
+//! and for trying the flow as someone new (`backend dev-business`).
 
-use chrono::{NaiveDate, Utc};
+use std::path::Path;
+
+use chrono::{Duration, NaiveDate, Utc};
 use diesel::prelude::*;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 
+use crate::auth::keys::FieldCipher;
 use crate::credit::generate::{self, Archetype, Spec};
 use crate::credit::rows::Dataset;
 use crate::db::models::{Bank, Market, Product, StaffUser, Stall};
-use crate::db::schema::{banks, credit_registration, markets, products, staff_users, stalls};
+use crate::db::schema::{
+    banks, credit_registration, markets, products, registry_operators, staff_users, stalls,
+};
 use crate::db::{DbConn, new_id, timestamp};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::identity::registry::{self, OperatorEntry};
+use crate::identity::roster::{self, RosterEntry};
 
 pub const DEMO_MARKET: &str = "万石石材市场";
 pub const DEMO_MANAGER: &str = "wanshi";
@@ -232,29 +245,75 @@ pub struct DemoCreditReport {
     pub usccs_assigned: usize,
     pub merchants_added: usize,
     pub rows_imported: usize,
+    /// Holders made the registry's operator of a business seeded before
+    /// the registry kept operators.
+    pub operators_added: usize,
+    pub roster_added: usize,
 }
 
-/// Gives each demo stall holder a USCC and credit facts as of today. Idempotent.
-pub fn seed_demo_credit_data(conn: &mut DbConn) -> AppResult<DemoCreditReport> {
-    seed_demo_credit_data_on(conn, crate::clock::china_day(Utc::now()))
+/// Seeded by the stall number: the same stall gets the same merchant on
+/// every machine.
+fn stall_seed(number: &str) -> u64 {
+    number.bytes().fold(DEMO_SEED, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// The resident ID number of a demo stall's holder: the same on every
+/// machine and every day (born 28–60 years before 2026-11-20), so the README
+/// can name the one to type.
+pub fn demo_resident_id(number: &str) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(stall_seed(number) ^ 0x1d);
+    let reference = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default();
+    let birth = reference - Duration::days(rng.random_range(28 * 365..60 * 365));
+    generate::resident_id(birth, rng.random_range(0..1000))
+}
+
+/// Gives each demo stall holder a USCC and credit facts as of today, makes
+/// them the registry's operator of it, and adds them (with the stall's
+/// mobile number) to the development roster at `roster_file`, if one is in
+/// use. Idempotent.
+pub fn seed_demo_credit_data(
+    conn: &mut DbConn,
+    fields: &FieldCipher,
+    roster_file: Option<&Path>,
+) -> AppResult<DemoCreditReport> {
+    seed_demo_credit_data_on(
+        conn,
+        fields,
+        roster_file,
+        crate::clock::china_day(Utc::now()),
+    )
 }
 
 /// [`seed_demo_credit_data`] with the facts' as-of date given.
 pub fn seed_demo_credit_data_on(
     conn: &mut DbConn,
+    fields: &FieldCipher,
+    roster_file: Option<&Path>,
     today: NaiveDate,
 ) -> AppResult<DemoCreditReport> {
-    crate::db::write_transaction(conn, |conn| {
+    let (mut report, people) = crate::db::write_transaction(conn, |conn| {
         let mut report = DemoCreditReport::default();
+        let mut people = Vec::new();
         let Some(market_id) = markets::table
             .filter(markets::name.eq(DEMO_MARKET))
             .select(markets::id)
             .first::<String>(conn)
             .optional()?
         else {
-            return Ok(report);
+            return Ok((report, people));
         };
-        let demo: Vec<(String, String, String, String, i64, Option<String>)> = stalls::table
+        type DemoStall = (
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<String>,
+            Option<String>,
+        );
+        let demo: Vec<DemoStall> = stalls::table
             .filter(stalls::market_id.eq(&market_id))
             .order(stalls::number)
             .select((
@@ -264,6 +323,7 @@ pub fn seed_demo_credit_data_on(
                 stalls::trade,
                 stalls::rent_cents,
                 stalls::uscc,
+                stalls::holder_mobile,
             ))
             .load(conn)?;
         let now = Utc::now();
@@ -271,12 +331,8 @@ pub fn seed_demo_credit_data_on(
             present: crate::decision::Source::ALL.into_iter().collect(),
             ..Dataset::default()
         };
-        for (id, number, holder, trade, rent, uscc) in &demo {
-            // Seeded by the stall number: the same stall gets the same merchant on every machine.
-            let seed = number.bytes().fold(DEMO_SEED, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-            });
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for (id, number, holder, trade, rent, uscc, mobile) in &demo {
+            let mut rng = ChaCha8Rng::seed_from_u64(stall_seed(number));
             let uscc = match uscc {
                 Some(u) => u.clone(),
                 None => {
@@ -288,12 +344,36 @@ pub fn seed_demo_credit_data_on(
                     u
                 }
             };
-            let known = credit_registration::table
+            let resident_id = demo_resident_id(number);
+            if let Some(mobile) = mobile {
+                people.push(RosterEntry {
+                    name: holder.clone(),
+                    resident_id: resident_id.clone(),
+                    mobile: mobile.clone(),
+                });
+            }
+            let registered: Option<String> = credit_registration::table
                 .filter(credit_registration::uscc.eq(&uscc))
-                .count()
-                .get_result::<i64>(conn)?
-                > 0;
-            if known {
+                .select(credit_registration::as_of)
+                .first(conn)
+                .optional()?;
+            if let Some(as_of) = registered {
+                // Seeded before the registry kept operators: the holder is.
+                let has_operator: i64 = registry_operators::table
+                    .filter(registry_operators::uscc.eq(&uscc))
+                    .count()
+                    .get_result(conn)?;
+                if has_operator == 0 {
+                    let batch =
+                        crate::credit::store::new_batch(conn, "demo operators", "seed-demo", now)?;
+                    let entry = OperatorEntry {
+                        uscc: &uscc,
+                        name: holder,
+                        resident_id: Some(&resident_id),
+                        as_of: &as_of,
+                    };
+                    report.operators_added += registry::import(conn, fields, &[entry], &batch)?;
+                }
                 continue;
             }
             let archetype = DEMO_CASES
@@ -306,16 +386,129 @@ pub fn seed_demo_credit_data_on(
                 trade: trade.clone(),
                 stall: Some((DEMO_MARKET, number.as_str(), *rent)),
                 archetype,
+                operator_resident_id: Some(resident_id),
             };
             generate::add_merchant(&mut ds, &mut rng, &spec, today);
             report.merchants_added += 1;
         }
         if report.merchants_added > 0 {
-            let s =
-                crate::credit::store::import_dataset(conn, &ds, "demo stalls", "seed-demo", now)?;
+            let s = crate::credit::store::import_export(
+                conn,
+                &ds,
+                fields,
+                "demo stalls",
+                "seed-demo",
+                now,
+            )?;
             report.rows_imported = s.rows();
+            report.operators_added += s.operators;
         }
-        Ok(report)
+        Ok::<_, AppError>((report, people))
+    })?;
+    if let Some(file) = roster_file {
+        report.roster_added = roster::add(file, &people).map_err(AppError::internal)?;
+    }
+    Ok(report)
+}
+
+/// What `backend dev-business` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevBusinessSpec<'a> {
+    pub archetype: Archetype,
+    /// The operator's mobile number (normalised); a random one when `None`.
+    pub mobile: Option<&'a str>,
+    /// Make the new business's operator the person registered for this one.
+    pub same_operator_as: Option<&'a str>,
+    /// A county rent export for the business: (market name, stall number).
+    pub county_rent: Option<(&'a str, &'a str)>,
+}
+
+/// A business made for development: the person to type. Printed by
+/// `backend dev-business` (a development tool: it shows an ID number).
+#[derive(Clone, Serialize)]
+pub struct DevBusiness {
+    pub uscc: String,
+    pub business_name: String,
+    pub trade: String,
+    pub name: String,
+    pub resident_id: String,
+    pub mobile: String,
+}
+
+/// Makes a new business with credit facts as of today in the given
+/// situation, its registered operator (a new person, or the operator of
+/// `same_operator_as`), and that person in the development roster at
+/// `roster_file` with their mobile number.
+pub fn dev_business(
+    conn: &mut DbConn,
+    fields: &FieldCipher,
+    roster_file: &Path,
+    spec: &DevBusinessSpec<'_>,
+) -> AppResult<DevBusiness> {
+    let now = Utc::now();
+    let today = crate::clock::china_day(now);
+    let mut rng = ChaCha8Rng::from_rng(&mut rand::rng());
+    let uscc = generate::individual_uscc(&mut rng);
+    let (drawn_name, trade) = generate::random_person(&mut rng);
+    let (name, resident_id) = match spec.same_operator_as {
+        Some(other) => {
+            registry::operator_of(conn, fields, other)?.ok_or_else(AppError::not_found)?
+        }
+        None => {
+            let birth = today - Duration::days(rng.random_range(25 * 365..60 * 365));
+            (
+                drawn_name,
+                generate::resident_id(birth, rng.random_range(0..1000)),
+            )
+        }
+    };
+    let mobile = match spec.mobile {
+        Some(m) => m.to_owned(),
+        None => format!("170{:08}", rng.random_range(0..100_000_000u32)),
+    };
+    let mut ds = Dataset {
+        present: crate::decision::Source::ALL.into_iter().collect(),
+        ..Dataset::default()
+    };
+    let stall = spec
+        .county_rent
+        .map(|(market, number)| (market, number, 300_000));
+    generate::add_merchant(
+        &mut ds,
+        &mut rng,
+        &Spec {
+            uscc: uscc.clone(),
+            operator_name: name.clone(),
+            trade: trade.clone(),
+            stall,
+            archetype: spec.archetype,
+            operator_resident_id: Some(resident_id.clone()),
+        },
+        today,
+    );
+    // Every source is present; one with no rows for this business moves
+    // nothing (no subject, no export date).
+    crate::credit::store::import_export(conn, &ds, fields, "dev business", "dev-business", now)?;
+    roster::add(
+        roster_file,
+        &[RosterEntry {
+            name: name.clone(),
+            resident_id: resident_id.clone(),
+            mobile: mobile.clone(),
+        }],
+    )
+    .map_err(AppError::internal)?;
+    Ok(DevBusiness {
+        business_name: ds
+            .registration
+            .first()
+            .map(|r| r.name.clone())
+            .unwrap_or_default(),
+        uscc,
+        trade,
+        name,
+        resident_id,
+        mobile,
     })
 }
 
@@ -327,15 +520,54 @@ mod tests {
     use crate::decisions::replay;
     use crate::test_fixtures::{conn, decided, now};
 
+    fn temp_roster() -> std::path::PathBuf {
+        std::env::temp_dir()
+            .join(new_id("mc-seed"))
+            .join(roster::ROSTER_FILE)
+    }
+
     #[test]
     fn demo_stalls_have_known_offers_and_declines() {
         let mut c = conn();
+        let fields = FieldCipher::new(&[5u8; 32]);
+        let file = temp_roster();
         seed_demo(&mut c, "demo-password-for-tests").unwrap();
         let today: NaiveDate = "2026-11-26".parse().unwrap();
-        let first = seed_demo_credit_data_on(&mut c, today).unwrap();
+        let first = seed_demo_credit_data_on(&mut c, &fields, Some(&file), today).unwrap();
         assert!(first.merchants_added >= 40, "{first:?}");
-        let again = seed_demo_credit_data_on(&mut c, today).unwrap();
-        assert_eq!((again.usccs_assigned, again.merchants_added), (0, 0));
+        assert_eq!(first.operators_added, first.merchants_added);
+        assert_eq!(first.roster_added, first.merchants_added);
+        let again = seed_demo_credit_data_on(&mut c, &fields, Some(&file), today).unwrap();
+        assert_eq!(
+            (
+                again.usccs_assigned,
+                again.merchants_added,
+                again.operators_added,
+                again.roster_added
+            ),
+            (0, 0, 0, 0)
+        );
+        // Each holder is in the roster with the stall's mobile number and is
+        // the registry's operator of the stall's business.
+        let people = roster::read(&file).unwrap();
+        let holders: Vec<(String, String, Option<String>, Option<String>)> = stalls::table
+            .select((
+                stalls::number,
+                stalls::holder_name,
+                stalls::holder_mobile,
+                stalls::uscc,
+            ))
+            .load(&mut c)
+            .unwrap();
+        for (number, name, mobile, uscc) in &holders {
+            let id = demo_resident_id(number);
+            assert!(people.iter().any(|p| p.resident_id == id
+                && &p.name == name
+                && Some(&p.mobile) == mobile.as_ref()));
+            let uscc = uscc.as_deref().unwrap();
+            assert!(registry::is_operator(&mut c, uscc, &fields.blind_index(&id), name).unwrap());
+        }
+        std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 
         let expect = [
             ("A-01", Outcome::Offer, None),
@@ -363,5 +595,86 @@ mod tests {
             }
             assert!(replay(&mut c, &d.id).unwrap().identical(), "{number}");
         }
+    }
+}
+
+#[cfg(test)]
+mod upgrade {
+    use super::*;
+    use crate::test_fixtures::conn;
+
+    /// A demo database seeded before the registry kept operators: seeding
+    /// again makes each holder the operator of their stall's business, and
+    /// changes no fact.
+    #[test]
+    fn seeding_again_gives_an_older_demo_its_operators() {
+        let mut c = conn();
+        let fields = FieldCipher::new(&[6u8; 32]);
+        seed_demo(&mut c, "demo-password-for-tests").unwrap();
+        let today: NaiveDate = "2026-11-26".parse().unwrap();
+        seed_demo_credit_data_on(&mut c, &fields, None, today).unwrap();
+        let facts: i64 = credit_registration::table
+            .count()
+            .get_result(&mut c)
+            .unwrap();
+        diesel::delete(registry_operators::table)
+            .execute(&mut c)
+            .unwrap();
+        let again = seed_demo_credit_data_on(&mut c, &fields, None, today).unwrap();
+        assert_eq!(again.merchants_added, 0);
+        let stalls_n: i64 = stalls::table.count().get_result(&mut c).unwrap();
+        assert_eq!(again.operators_added as i64, stalls_n);
+        assert_eq!(
+            credit_registration::table
+                .count()
+                .get_result::<i64>(&mut c)
+                .unwrap(),
+            facts
+        );
+        let (name, uscc): (String, Option<String>) = stalls::table
+            .filter(stalls::number.eq("B-01"))
+            .select((stalls::holder_name, stalls::uscc))
+            .first(&mut c)
+            .unwrap();
+        let index = fields.blind_index(&demo_resident_id("B-01"));
+        assert!(registry::is_operator(&mut c, &uscc.unwrap(), &index, &name).unwrap());
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+    use crate::test_fixtures::conn;
+
+    /// The README tells a tester whom to log in as on the demo: the holders
+    /// of B-01 and C-01 (offers) and of B-02 (a decline). Their identities
+    /// come from the seed; this keeps the README's words true.
+    #[test]
+    fn the_readme_names_the_demo_holders_as_seeded() {
+        let mut c = conn();
+        seed_demo(&mut c, "demo-password-for-tests").unwrap();
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let mut missing = Vec::new();
+        for number in ["B-01", "B-02", "C-01"] {
+            let (name, mobile): (String, Option<String>) = stalls::table
+                .filter(stalls::number.eq(number))
+                .select((stalls::holder_name, stalls::holder_mobile))
+                .first(&mut c)
+                .unwrap();
+            let line = format!(
+                "| {number} | {name} | `{}` | `{}` |",
+                mobile.unwrap(),
+                demo_resident_id(number)
+            );
+            if !readme.contains(&line) {
+                missing.push(line);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "README.md lacks the lines\n{}",
+            missing.join("\n")
+        );
     }
 }

@@ -399,15 +399,6 @@ pub fn reissue(conn: &mut DbConn, stall_id: &str) -> AppResult<i32> {
         .first(conn)?)
 }
 
-/// `王*`, `欧阳**`, `A*`: the first character and a star for each other one.
-pub fn mask_name(name: &str) -> String {
-    let mut chars = name.trim().chars();
-    match chars.next() {
-        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
-        None => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,14 +514,6 @@ mod tests {
     #[test]
     fn key_debug_is_redacted() {
         assert!(!format!("{:?}", key()).contains("42"));
-    }
-
-    #[test]
-    fn names_are_masked() {
-        assert_eq!(mask_name("王建国"), "王**");
-        assert_eq!(mask_name("欧阳芳"), "欧**");
-        assert_eq!(mask_name("静"), "静");
-        assert_eq!(mask_name(""), "");
     }
 
     fn code_of(url: &str) -> &str {

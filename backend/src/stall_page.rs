@@ -327,10 +327,6 @@ fn card(info: &CodeInfo) -> Markup {
                         dt { (both("经营类别", "Trade")) }
                         dd id="code-trade" { (trade) }
                     }
-                    @if let Some(holder) = &info.holder_name_masked {
-                        dt { (both("登记人", "Holder")) }
-                        dd id="code-holder" { (holder) }
-                    }
                     dt { (both("管理处电话", "Office phone")) }
                     dd {
                         a id="code-phone" href={ "tel:" (info.market_office_phone) } {
@@ -394,7 +390,6 @@ mod tests {
             stall_number: Some("A-01".to_owned()),
             zone: Some("A".to_owned()),
             trade: None,
-            holder_name_masked: Some("王**".to_owned()),
         }
     }
 

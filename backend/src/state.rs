@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::AuthState;
 use crate::config::Config;
 use crate::db::{self, Backend, DbPool};
+use crate::identity::RealNameCheck;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +18,9 @@ pub struct AppState {
     /// Merchant-side keys (stall codes, field encryption) and the SMS
     /// sender: `AuthState::from_config(&config)`.
     pub auth: Arc<AuthState>,
+    /// The real-name check (实名认证): `config.real_name.build()`; a test
+    /// may put another in.
+    pub real_name: Arc<dyn RealNameCheck>,
 }
 
 impl AppState {
@@ -28,12 +32,14 @@ impl AppState {
         let pool = db::connect(&config.database_url)?;
         let migration = db::migrate(&pool)?;
         let auth = AuthState::from_config(&config)?;
+        let real_name = config.real_name.build();
         Ok(Self {
             pool,
             config: Arc::new(config),
             backend,
             migration: migration.into(),
             auth: Arc::new(auth),
+            real_name,
         })
     }
 }

@@ -26,8 +26,35 @@ pub fn now() -> DateTime<Utc> {
     "2026-11-26T02:00:00Z".parse().unwrap()
 }
 
+/// The blind index of the person the fixtures' consents name.
+pub const PERSON: &str = "idx-test-person";
+
+/// The subject [`consent_for`] covers, read for [`PERSON`].
+pub fn subject(uscc: &str) -> Subject<'_> {
+    Subject {
+        uscc,
+        person_index: Some(PERSON),
+        birth_date: None,
+    }
+}
+
+/// [`consent`] covering `uscc`, signed by [`PERSON`].
+pub fn consent_for(
+    conn: &mut DbConn,
+    merchant: &str,
+    uscc: &str,
+    change: impl FnOnce(&mut Consent),
+) -> String {
+    consent(conn, merchant, |c| {
+        c.subject_uscc = Some(uscc.to_owned());
+        c.person_index = Some(PERSON.to_owned());
+        change(c);
+    })
+}
+
 /// Stores a consent of `merchant` for every source, bank `bnk_1` and the
 /// pre-credit purpose, in force at [`now`], after `change`; returns its id.
+/// It names no subject or person unless `change` does ([`consent_for`]).
 pub fn consent(conn: &mut DbConn, merchant: &str, change: impl FnOnce(&mut Consent)) -> String {
     let mut c = Consent {
         id: new_id("cns"),
@@ -43,6 +70,8 @@ pub fn consent(conn: &mut DbConn, merchant: &str, change: impl FnOnce(&mut Conse
         channel: "wechat".into(),
         client_ip: "127.0.0.1".into(),
         user_agent: "test".into(),
+        subject_uscc: None,
+        person_index: None,
     };
     change(&mut c);
     diesel::insert_into(consents::table)
@@ -61,12 +90,8 @@ pub fn with_population(conn: &mut DbConn) -> String {
 
 /// A decision about `uscc` for `merchant`, under a consent given for it, at `at`.
 pub fn decided(conn: &mut DbConn, merchant: &str, uscc: &str, at: DateTime<Utc>) -> StoredDecision {
-    let id = consent(conn, merchant, |_| {});
-    let subject = Subject {
-        uscc,
-        birth_date: None,
-    };
-    decide_for(conn, "test", merchant, Some(&id), &subject, at).unwrap()
+    let id = consent_for(conn, merchant, uscc, |_| {});
+    decide_for(conn, "test", merchant, Some(&id), &subject(uscc), at).unwrap()
 }
 
 /// The PostgreSQL database named by `DECISION_PG_URL` (the backend's `pg_`

@@ -2,7 +2,8 @@
 //! SQLite database seeded as `backend seed-demo` seeds it: what a request
 //! carries as evidence — the client's address kept with a consent, the
 //! request id echoed and stored with the audit rows — under different
-//! `MARKET_CODE_TRUSTED_PROXIES`, which one server process cannot show.
+//! `MARKET_CODE_TRUSTED_PROXIES`, and the real-name check when its service
+//! is down or asked too often, which one server process cannot show.
 //!
 //! Requests go through `tower::ServiceExt::oneshot` with the socket's peer
 //! address inserted as `ConnectInfo`, as `axum::serve` does.
@@ -16,6 +17,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use backend::config::{Config, parse_trusted_proxies};
 use backend::db::DbConn;
+use backend::identity::{RealNameAnswer, RealNameCheck, RealNameClaim, RealNameSetting};
 use backend::state::AppState;
 use diesel::prelude::*;
 use http_body_util::BodyExt;
@@ -63,6 +65,11 @@ impl Answer {
 impl TestServer {
     /// `trusted`: the value of `MARKET_CODE_TRUSTED_PROXIES`.
     fn start(trusted: &str) -> Self {
+        Self::start_with(trusted, None)
+    }
+
+    /// [`TestServer::start`] with another real-name check than the roster.
+    fn start_with(trusted: &str, check: Option<std::sync::Arc<dyn RealNameCheck>>) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "mc-request-{}",
             hex::encode(rand::random::<[u8; 6]>())
@@ -74,13 +81,22 @@ impl TestServer {
             dist_dir: dir.join("dist"),
             public_url: PUBLIC_URL.to_owned(),
             trusted_proxies: parse_trusted_proxies(trusted).unwrap(),
+            real_name: RealNameSetting::parse("", &dir).unwrap(),
         };
         std::fs::create_dir_all(&dir).unwrap();
-        let state = AppState::open(config).unwrap();
+        let mut state = AppState::open(config).unwrap();
         {
             let mut conn = state.pool.get().unwrap();
             backend::seed::seed_demo(&mut conn, backend::seed::DEFAULT_DEMO_PASSWORD).unwrap();
-            backend::seed::seed_demo_credit_data(&mut conn).unwrap();
+            backend::seed::seed_demo_credit_data(
+                &mut conn,
+                &state.auth.fields,
+                state.config.real_name.roster_path(),
+            )
+            .unwrap();
+        }
+        if let Some(check) = check {
+            state.real_name = check;
         }
         let app = backend::app::router(state.clone());
         Self { dir, state, app }
@@ -135,7 +151,10 @@ impl TestServer {
             Some(stall),
         )
         .unwrap();
-        url.rsplit_once("/S/").unwrap().1.to_owned()
+        url.rsplit_once(shared::stall_code::COMPACT_PATH)
+            .unwrap()
+            .1
+            .to_owned()
     }
 
     fn outbox_code(&self, mobile: &str) -> String {
@@ -169,9 +188,25 @@ impl TestServer {
             .collect()
     }
 
-    /// Logs a merchant in from stall A-01 and completes the profile, every
-    /// request from `peer`; returns the session cookie.
-    async fn merchant(&self, peer: &str, mobile: &str) -> String {
+    /// A new business whose registered operator has this mobile number.
+    fn business(&self, mobile: &str) -> backend::seed::DevBusiness {
+        let mut conn = self.state.pool.get().unwrap();
+        backend::seed::dev_business(
+            &mut conn,
+            &self.state.auth.fields,
+            self.state.config.real_name.roster_path().unwrap(),
+            &backend::seed::DevBusinessSpec {
+                archetype: backend::credit::generate::Archetype::Clean,
+                mobile: Some(mobile),
+                same_operator_as: None,
+                county_rent: None,
+            },
+        )
+        .unwrap()
+    }
+
+    /// Logs `mobile` in from stall A-01; returns the session cookie.
+    async fn logged_in(&self, peer: &str, mobile: &str) -> String {
         let code = self.stall_code("A-01");
         self.send(
             peer,
@@ -200,25 +235,31 @@ impl TestServer {
             .unwrap()
             .to_owned();
         res.ok();
+        cookie
+    }
+
+    /// A new business's operator logs in from stall A-01, passes the
+    /// real-name check and saves the profile, every request from `peer`;
+    /// returns the session cookie.
+    async fn merchant(&self, peer: &str, mobile: &str) -> String {
+        let b = self.business(mobile);
+        let cookie = self.logged_in(peer, mobile).await;
         let auth = [("cookie", cookie.as_str())];
-        let profile = self
-            .send(peer, Method::GET, "/api/m/profile", &auth, None)
-            .await
-            .ok();
-        let first17 = "32028219800501003";
-        let check = shared::ids::resident_id_check_char(first17).unwrap();
+        self.send(
+            peer,
+            Method::POST,
+            "/api/m/identity",
+            &auth,
+            Some(json!({ "name": b.name, "resident_id": b.resident_id })),
+        )
+        .await
+        .ok();
         self.send(
             peer,
             Method::PUT,
             "/api/m/profile",
             &auth,
-            Some(json!({
-                "name": "测试商户",
-                "resident_id": format!("{first17}{check}"),
-                "uscc": profile["uscc"],
-                "trade": "石材",
-                "years_in_business": 6,
-            })),
+            Some(json!({ "uscc": b.uscc, "trade": "石材", "years_in_business": 6 })),
         )
         .await
         .ok();
@@ -363,4 +404,109 @@ async fn a_client_request_id_is_kept_only_when_it_is_a_short_plain_token() {
     let exactly_64 = "b".repeat(64);
     let exactly_64: &'static str = Box::leak(exactly_64.into_boxed_str());
     assert_eq!(probe(Some(exactly_64)).await, exactly_64);
+}
+
+/// A real-name service that never answers (down, timing out).
+struct Down;
+
+impl RealNameCheck for Down {
+    fn check(&self, _: &RealNameClaim<'_>) -> RealNameAnswer {
+        RealNameAnswer::Unavailable
+    }
+    fn name(&self) -> &'static str {
+        "down"
+    }
+}
+
+#[tokio::test]
+async fn when_the_real_name_service_is_down_nothing_is_verified_and_the_merchant_tries_later() {
+    let server = TestServer::start_with("", Some(std::sync::Arc::new(Down)));
+    let mobile = "13912340010";
+    let b = server.business(mobile);
+    let cookie = server.logged_in("203.0.113.9", mobile).await;
+    let auth = [("cookie", cookie.as_str())];
+    let res = server
+        .send(
+            "203.0.113.9",
+            Method::POST,
+            "/api/m/identity",
+            &auth,
+            Some(json!({ "name": b.name, "resident_id": b.resident_id })),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
+    assert_eq!(res.body["code"], "real_name_unavailable");
+    assert!(
+        res.body["message_zh"]
+            .as_str()
+            .unwrap()
+            .contains("稍后再试")
+    );
+    // Nothing stored as verified (nor the number at all), the refusal audited.
+    let stored = server.texts(
+        "SELECT COALESCE(identity_verified_at, '-') || '|' || COALESCE(resident_id_enc, '-') \
+         || '|' || COALESCE(name, '-') AS value FROM merchants WHERE mobile = ?",
+        mobile,
+    );
+    assert_eq!(stored, ["-|-|-"]);
+    let audited = server.texts(
+        "SELECT detail AS value FROM audit_log WHERE action = ?",
+        "identity.check_failed",
+    );
+    let audited: Vec<_> = audited
+        .iter()
+        .filter(|d| d.contains("unavailable"))
+        .collect();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    // The profile cannot name a business, nor can the letter be signed.
+    let res = server
+        .send(
+            "203.0.113.9",
+            Method::PUT,
+            "/api/m/profile",
+            &auth,
+            Some(json!({ "uscc": b.uscc, "trade": "石材", "years_in_business": 3 })),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert_eq!(res.body["code"], "identity_unverified");
+}
+
+#[tokio::test]
+async fn real_name_checks_are_limited_per_merchant_and_day() {
+    let server = TestServer::start("");
+    let mobile = "13912340011";
+    let b = server.business(mobile);
+    let cookie = server.logged_in("203.0.113.9", mobile).await;
+    let auth = [("cookie", cookie.as_str())];
+    let try_name = |name: String| {
+        let (server, auth) = (&server, &auth);
+        let id = b.resident_id.clone();
+        async move {
+            server
+                .send(
+                    "203.0.113.9",
+                    Method::POST,
+                    "/api/m/identity",
+                    auth,
+                    Some(json!({ "name": name, "resident_id": id })),
+                )
+                .await
+        }
+    };
+    for _ in 0..10 {
+        let res = try_name("张冒名".to_owned()).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert_eq!(res.body["code"], "real_name_no_match");
+    }
+    // The eleventh today is refused before the service is asked, even with
+    // the right name.
+    let res = try_name(b.name.clone()).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+    assert_eq!(res.body["code"], "real_name_checks_exhausted");
+    let verified = server.texts(
+        "SELECT COALESCE(identity_verified_at, '-') AS value FROM merchants WHERE mobile = ?",
+        mobile,
+    );
+    assert_eq!(verified, ["-"]);
 }

@@ -91,3 +91,8 @@ pub fn remember_scanned_code(code: &str) {
 pub fn scanned_code() -> Option<String> {
     SessionStorage::get::<String>(CODE_KEY).ok()
 }
+
+/// Starting without a stall ("没有摊位？直接申请"): no earlier scan rides along.
+pub fn forget_scanned_code() {
+    SessionStorage::delete(CODE_KEY);
+}

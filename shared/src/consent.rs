@@ -58,6 +58,11 @@ pub struct Letter {
     /// None is ticked in advance; the merchant chooses each.
     pub banks: Vec<BankInfo>,
     pub valid_months: u32,
+    /// The one business (the subject) a signature now would cover: the
+    /// merchant's verified business. Shown beside the letter, not part of
+    /// its signed text.
+    #[serde(default)]
+    pub subject: Option<crate::merchant::RegisteredBusiness>,
 }
 
 /// `POST /api/m/consents`: sign the letter. Accepts an `Idempotency-Key`.
@@ -90,6 +95,9 @@ pub struct ConsentView {
     pub status: String,
     /// `wechat`, `app` or `browser`.
     pub channel: String,
+    /// The business (USCC) whose data this consent covers, and nothing else.
+    #[serde(default)]
+    pub subject_uscc: Option<String>,
 }
 
 /// One read of the merchant's data (系统日志), as the merchant sees it.

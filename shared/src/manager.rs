@@ -468,6 +468,54 @@ pub const CARD_INSTRUCTIONS: [&str; 3] = [
 // ---------------------------------------------------------------------------
 // Dashboard
 
+/// Counts of credit outcomes below this are shown to a market manager only
+/// as "<5" (small-cell suppression): with one or two merchants behind a
+/// figure, the figure would be their result.
+pub const SMALL_CELL: i64 = 5;
+
+/// A count as its viewer may see it: exact, or only "fewer than `below`".
+/// JSON: `12`, or `{"below": 5}`; shown as `12` or `<5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Figure {
+    Exact(i64),
+    Below { below: i64 },
+}
+
+impl Figure {
+    /// `n` itself, or `<5` when it is under [`SMALL_CELL`] (0 included: "no
+    /// one" is as telling as "one").
+    pub fn suppressed(n: i64) -> Self {
+        if n < SMALL_CELL {
+            Figure::Below { below: SMALL_CELL }
+        } else {
+            Figure::Exact(n)
+        }
+    }
+
+    /// The number, when the viewer may know it.
+    pub fn exact(self) -> Option<i64> {
+        match self {
+            Figure::Exact(n) => Some(n),
+            Figure::Below { .. } => None,
+        }
+    }
+
+    /// `12` or `<5`.
+    pub fn shown(self) -> String {
+        match self {
+            Figure::Exact(n) => n.to_string(),
+            Figure::Below { below } => format!("<{below}"),
+        }
+    }
+}
+
+impl Default for Figure {
+    fn default() -> Self {
+        Figure::Exact(0)
+    }
+}
+
 /// One step of the funnel. `tracked` is false for a step whose data the
 /// system does not record yet (its figures are then 0).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -477,9 +525,13 @@ pub struct FunnelStep {
     pub key: String,
     pub label_zh: String,
     pub label_en: String,
-    pub total: i64,
-    pub this_week: i64,
+    pub total: Figure,
+    pub this_week: Figure,
     pub tracked: bool,
+    /// A credit outcome (offered, accepted, bank outcome) rather than an
+    /// onboarding step: suppressed below [`SMALL_CELL`] for managers.
+    #[serde(default)]
+    pub outcome: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -488,7 +540,7 @@ pub struct WeekActivity {
     pub week_start: String,
     pub logged_in: i64,
     pub authorized: i64,
-    pub offered: i64,
+    pub offered: Figure,
 }
 
 /// A plan target beside the figure it is measured by.
@@ -503,7 +555,10 @@ pub struct TargetFigure {
 }
 
 /// `GET /api/manager/dashboard[?market_id=]`. Counts and statuses only:
-/// no merchant's credit data or reasons.
+/// no merchant's credit data or reasons. For a market manager every outcome
+/// count below [`SMALL_CELL`] is [`Figure::Below`], and per-merchant rows
+/// show onboarding steps only; operators (the county credit office) see
+/// exact figures and each merchant's latest outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashboard {
     /// `None`: all markets (operators).
@@ -513,9 +568,13 @@ pub struct Dashboard {
     /// Monday of this week, `YYYY-MM-DD` (China time).
     pub week_start: String,
     pub funnel: Vec<FunnelStep>,
-    pub offers_count: i64,
-    /// Sum of the offered maximum amounts (each merchant's latest offer).
-    pub offers_total_cents: i64,
+    pub offers_count: Figure,
+    /// Sum of the offered maximum amounts (each merchant's latest offer);
+    /// `None` when the number of offers is suppressed.
+    pub offers_total_cents: Option<i64>,
+    /// True when small-cell suppression applies (a manager's view).
+    #[serde(default)]
+    pub suppressed: bool,
     pub weekly: Vec<WeekActivity>,
     pub targets: Vec<TargetFigure>,
     pub stalls_active: i64,
@@ -531,7 +590,10 @@ pub struct Dashboard {
 pub struct MerchantStatus {
     pub stall_number: Option<String>,
     pub mobile_masked: String,
-    /// `logged_in` | `authorized` | `offered` (the furthest step reached)
+    /// The furthest onboarding step: `logged_in` | `verified` (real-name
+    /// check passed) | `authorized`. For operators only, the latest
+    /// decision's outcome instead once there is one: `offer` | `refer` |
+    /// `decline`.
     pub stage: String,
     /// `YYYY-MM-DD` (China time) of the first login.
     pub since: String,

@@ -1,11 +1,12 @@
 //! Request and response types of the merchant API, `/api/m/...`: the scanned
-//! code, SMS-code login, the session and the profile.
+//! code, SMS-code login, the session, the real-name check and the profile.
 //!
 //! Identifier fields travel as plain strings and are parsed with
 //! [`crate::ids`] on both sides, so a bad value comes back as a 422 naming the
-//! field instead of a JSON-shape error. The profile form is checked by one
-//! function, [`validate_profile`], in the browser before it sends and on the
-//! server when it receives.
+//! field instead of a JSON-shape error. Each form is checked by one function
+//! — [`validate_identity`] (name and resident ID, for the real-name check)
+//! and [`validate_profile`] (the business) — in the browser before it sends
+//! and on the server when it receives.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +24,8 @@ pub struct CodeInfo {
     pub stall_number: Option<String>,
     pub zone: Option<String>,
     pub trade: Option<String>,
-    /// `王**`: the first character only; enough to recognise, not to harvest.
-    pub holder_name_masked: Option<String>,
+    // Nothing about the stall's holder: a code is public, and the holder's
+    // name or licence code would tell a stranger whose credit to ask for.
 }
 
 /// The id of the data block in a stall page the server rendered.
@@ -98,27 +99,82 @@ pub struct MeResponse {
     /// The screen a returning merchant continues on.
     #[serde(default)]
     pub next_step: crate::consent::NextStep,
+    /// The real-name check (实名认证) has matched this merchant's name and
+    /// resident ID with the mobile number logged in with.
+    #[serde(default)]
+    pub identity_verified: bool,
 }
 
-/// `PUT /api/m/profile`. Each field is taken as sent ([`FormValue`]) and
-/// checked on its own by [`validate_profile`]; a 422 names every bad one.
+/// `POST /api/m/identity`: the real-name check (实名认证). The server asks
+/// whether this name and resident ID belong to the person whose mobile
+/// number logged in; only a match is stored. Each field is taken as sent and
+/// checked by [`validate_identity`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityInput {
+    pub name: FormValue,
+    pub resident_id: FormValue,
+}
+
+/// An identity that passed [`validate_identity`]. Holds the full ID number,
+/// so no `Debug`.
+pub struct ValidIdentity {
+    pub name: String,
+    pub resident_id: ResidentId,
+}
+
+/// What the browser sends once its own check passed.
+impl From<&ValidIdentity> for IdentityInput {
+    fn from(v: &ValidIdentity) -> Self {
+        Self {
+            name: v.name.as_str().into(),
+            resident_id: v.resident_id.expose().into(),
+        }
+    }
+}
+
+/// A business the registry names the verified person as operator (or legal
+/// representative) of: the merchant picks theirs instead of typing its code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredBusiness {
+    pub uscc: String,
+    pub name: String,
+    pub trade: String,
+    /// `individual` or `company`.
+    pub entity_type: String,
+    /// `YYYY-MM-DD`
+    pub registered_on: String,
+    /// `active`, `revoked` or `cancelled`.
+    pub status: String,
+}
+
+/// `PUT /api/m/profile`: the business the verified person applies for.
+/// Each field is taken as sent ([`FormValue`]) and checked on its own by
+/// [`validate_profile`]; a 422 names every bad one. The server then checks
+/// that the registry names the verified person as the business's operator.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProfileInput {
-    pub name: FormValue,
-    pub resident_id: FormValue,
     pub uscc: FormValue,
     pub trade: FormValue,
     /// A whole number, or its digits as text.
     pub years_in_business: FormValue,
+    /// The answer to "这是我的摊位吗?" for the stall whose code was scanned:
+    /// only then does the market's rent ledger count for the business.
+    /// `None`: no stall, or not asked.
+    pub stall_confirmed: Option<bool>,
 }
 
 /// `GET /api/m/profile` (and `GET /api/m/merchants/{id}/profile`), and the
-/// reply to [`ProfileInput`]. Before the first save the fields are prefilled
-/// from the stall the merchant scanned (licence code, trade) where known.
+/// reply to [`ProfileInput`] and [`IdentityInput`]. Before the first save the
+/// business fields are prefilled from the registry's entry of the verified
+/// person's business (and the trade from the scanned stall), never from
+/// another person's records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
     pub merchant_id: String,
+    /// Verified person, verified business, profile saved: consent may be
+    /// given.
     pub complete: bool,
     pub mobile_masked: String,
     pub name: Option<String>,
@@ -126,51 +182,58 @@ pub struct Profile {
     pub resident_id_masked: Option<String>,
     /// `YYYY-MM-DD`, from the ID number.
     pub birth_date: Option<String>,
+    /// The real-name check matched `name` and the resident ID with the
+    /// mobile number logged in with.
+    #[serde(default)]
+    pub identity_verified: bool,
     pub uscc: Option<String>,
     pub trade: Option<String>,
     pub years_in_business: Option<u32>,
     pub market_name: Option<String>,
     pub stall_number: Option<String>,
+    /// The businesses the registry names the verified person operator of.
+    #[serde(default)]
+    pub businesses: Vec<RegisteredBusiness>,
+    /// The stored answer to "这是我的摊位吗?" for the scanned stall.
+    #[serde(default)]
+    pub stall_confirmed: Option<bool>,
 }
 
-/// Limits the profile form shows and the server enforces.
+/// Limits the forms show and the server enforces.
 pub const NAME_MAX_CHARS: usize = 30;
 pub const TRADE_MAX_CHARS: usize = 30;
 pub const YEARS_IN_BUSINESS_MAX: u32 = 80;
 
-/// A profile that passed [`validate_profile`]. Holds the full ID number, so
-/// no `Debug`.
+/// A profile that passed [`validate_profile`].
+#[derive(Debug)]
 pub struct ValidProfile {
-    pub name: String,
-    pub resident_id: ResidentId,
     pub uscc: Uscc,
     pub trade: String,
     pub years_in_business: u32,
+    pub stall_confirmed: Option<bool>,
 }
 
 /// What the browser sends once its own check passed: the values as the
-/// server will store them (ID letters upper-cased, spaces gone).
+/// server will store them (spaces gone, letters upper-cased).
 impl From<&ValidProfile> for ProfileInput {
     fn from(p: &ValidProfile) -> Self {
         Self {
-            name: p.name.as_str().into(),
-            resident_id: p.resident_id.expose().into(),
             uscc: p.uscc.as_str().into(),
             trade: p.trade.as_str().into(),
             years_in_business: p.years_in_business.into(),
+            stall_confirmed: p.stall_confirmed,
         }
     }
 }
 
-/// The one check of the profile form: every bad field at once, each with its
-/// code and both messages, so the merchant fixes them in one pass. `today`
-/// (in China) bounds the birth date in the ID number.
-pub fn validate_profile(
-    input: &ProfileInput,
+/// The one check of the real-name form: every bad field at once, each with
+/// its code and both messages. `today` (in China) bounds the birth date in
+/// the ID number.
+pub fn validate_identity(
+    input: &IdentityInput,
     today: CivilDate,
-) -> Result<ValidProfile, Vec<FieldError>> {
+) -> Result<ValidIdentity, Vec<FieldError>> {
     let mut errors = Vec::new();
-
     let name = required_text(&mut errors, "name", &input.name).and_then(|n| {
         let ok_char = |c: char| c.is_alphabetic() || matches!(c, '·' | '•' | '.' | ' ');
         if n.chars().count() > NAME_MAX_CHARS || !n.chars().all(ok_char) {
@@ -190,6 +253,24 @@ pub fn validate_profile(
             .map_err(|e| errors.push(e.field_error("resident_id")))
             .ok()
     });
+    match (name, resident_id) {
+        (Some(name), Some(resident_id)) if errors.is_empty() => {
+            Ok(ValidIdentity { name, resident_id })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// The one check of the profile form: every bad field at once, each with its
+/// code and both messages, so the merchant fixes them in one pass.
+/// `birth_date` (of the verified person, when known) and `today` (in China)
+/// bound the years in business.
+pub fn validate_profile(
+    input: &ProfileInput,
+    birth_date: Option<CivilDate>,
+    today: CivilDate,
+) -> Result<ValidProfile, Vec<FieldError>> {
+    let mut errors = Vec::new();
     let uscc = required_text(&mut errors, "uscc", &input.uscc).and_then(|s| {
         Uscc::parse(&s)
             .map_err(|e| errors.push(e.field_error("uscc")))
@@ -220,9 +301,8 @@ pub fn validate_profile(
             None
         }
     };
-    // Trading longer than one has been alive is a typo in one of the two.
-    if let (Some(rid), Some(y)) = (&resident_id, years) {
-        let b = rid.birth_date();
+    // Trading longer than one has been alive is a typo.
+    if let (Some(b), Some(y)) = (birth_date, years) {
         let age = today.year.saturating_sub(b.year)
             - u16::from((today.month, today.day) < (b.month, b.day));
         if u32::from(age) < y {
@@ -234,16 +314,13 @@ pub fn validate_profile(
             ));
         }
     }
-    match (name, resident_id, uscc, trade, years) {
-        (Some(name), Some(resident_id), Some(uscc), Some(trade), Some(years_in_business))
-            if errors.is_empty() =>
-        {
+    match (uscc, trade, years) {
+        (Some(uscc), Some(trade), Some(years_in_business)) if errors.is_empty() => {
             Ok(ValidProfile {
-                name,
-                resident_id,
                 uscc,
                 trade,
                 years_in_business,
+                stall_confirmed: input.stall_confirmed,
             })
         }
         _ => Err(errors),
@@ -287,40 +364,46 @@ mod tests {
         day: 26,
     };
 
-    fn good() -> Value {
-        json!({
-            "name": "王建国",
-            "resident_id": "11010519491231002X",
-            "uscc": "914403001922038216",
-            "trade": "石材",
-            "years_in_business": 12,
-        })
+    fn good_identity() -> Value {
+        json!({ "name": "王建国", "resident_id": "11010519491231002X" })
     }
 
-    /// The body as the server reads it: JSON into [`ProfileInput`], then the
-    /// check. A wrong JSON type must still be a field error, not a refusal
-    /// of the whole body.
-    fn check(body: Value) -> Result<ValidProfile, Vec<FieldError>> {
+    fn good_profile() -> Value {
+        json!({ "uscc": "914403001922038216", "trade": "石材", "years_in_business": 12 })
+    }
+
+    /// The bodies as the server reads them: JSON into the input type, then
+    /// the check. A wrong JSON type must still be a field error, not a
+    /// refusal of the whole body.
+    fn check_identity(body: Value) -> Result<ValidIdentity, Vec<FieldError>> {
+        let input: IdentityInput = serde_json::from_value(body).expect("any JSON object is taken");
+        validate_identity(&input, TODAY)
+    }
+
+    fn check_profile(
+        body: Value,
+        birth: Option<CivilDate>,
+    ) -> Result<ValidProfile, Vec<FieldError>> {
         let input: ProfileInput = serde_json::from_value(body).expect("any JSON object is taken");
-        validate_profile(&input, TODAY)
+        validate_profile(&input, birth, TODAY)
     }
 
     /// `(field, code)` of each error.
-    fn errors(body: Value) -> Vec<(String, String)> {
-        match check(body) {
-            Ok(_) => vec![],
-            Err(e) => e.into_iter().map(|f| (f.field, f.code)).collect(),
-        }
+    fn fields(found: Vec<FieldError>) -> Vec<(String, String)> {
+        found.into_iter().map(|f| (f.field, f.code)).collect()
     }
 
     #[test]
-    fn a_good_profile_passes() {
-        let p = check(good()).unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(p.name, "王建国");
-        assert_eq!(p.resident_id.masked(), "1101**********002X");
+    fn a_good_identity_and_profile_pass() {
+        let i = check_identity(good_identity()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(i.name, "王建国");
+        assert_eq!(i.resident_id.masked(), "1101**********002X");
+        let p = check_profile(good_profile(), Some(i.resident_id.birth_date()))
+            .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(p.uscc.as_str(), "914403001922038216");
         assert_eq!(p.trade, "石材");
         assert_eq!(p.years_in_business, 12);
+        assert_eq!(p.stall_confirmed, None);
     }
 
     #[test]
@@ -347,8 +430,20 @@ mod tests {
             ("resident_id", json!(feb29), "resident_id_birth_date"),
             ("resident_id", Value::Null, "required"),
             ("resident_id", json!(110105194912310021u64), "not_text"),
+        ] {
+            let mut body = good_identity();
+            body[field] = value.clone();
+            let found = check_identity(body).err().map(fields).unwrap_or_default();
+            assert_eq!(
+                found,
+                vec![(field.to_owned(), code.to_owned())],
+                "{field} = {value}"
+            );
+        }
+        for (field, value, code) in [
             ("uscc", json!("914403001922038217"), "uscc_check"),
             ("uscc", json!({"code": "914403001922038216"}), "not_text"),
+            ("uscc", json!(""), "required"),
             ("trade", json!(""), "required"),
             ("trade", json!("石".repeat(31)), "trade_invalid"),
             ("trade", json!("石\u{7}材"), "trade_invalid"),
@@ -359,10 +454,14 @@ mod tests {
             ("years_in_business", json!(true), "years_invalid"),
             ("years_in_business", Value::Null, "years_invalid"),
         ] {
-            let mut body = good();
+            let mut body = good_profile();
             body[field] = value.clone();
+            let found = check_profile(body, None)
+                .err()
+                .map(fields)
+                .unwrap_or_default();
             assert_eq!(
-                errors(body),
+                found,
                 vec![(field.to_owned(), code.to_owned())],
                 "{field} = {value}"
             );
@@ -371,24 +470,32 @@ mod tests {
 
     #[test]
     fn missing_fields_are_each_required() {
-        let mut body = good();
-        body.as_object_mut().unwrap().remove("uscc");
-        assert_eq!(errors(body), vec![("uscc".into(), "required".into())]);
-        let all: Vec<_> = errors(json!({})).into_iter().map(|(f, _)| f).collect();
-        assert_eq!(
-            all,
-            ["name", "resident_id", "uscc", "trade", "years_in_business"]
-        );
+        let all: Vec<_> = fields(check_identity(json!({})).err().unwrap())
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(all, ["name", "resident_id"]);
+        let all: Vec<_> = fields(check_profile(json!({}), None).err().unwrap())
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(all, ["uscc", "trade", "years_in_business"]);
     }
 
     /// The messages are what the merchant reads, in the browser and in a
     /// 422 alike; each error carries both languages.
     #[test]
     fn every_error_has_both_messages() {
-        let body = json!({"name": 1, "resident_id": "1", "uscc": "", "trade": [], "years_in_business": -1});
-        let Err(found) = check(body) else {
+        let Err(mut found) = check_identity(json!({"name": 1, "resident_id": "1"})) else {
             panic!("a bad body passed");
         };
+        let Err(more) = check_profile(
+            json!({"uscc": "", "trade": [], "years_in_business": -1}),
+            None,
+        ) else {
+            panic!("a bad body passed");
+        };
+        found.extend(more);
         assert_eq!(found.len(), 5);
         for f in &found {
             assert!(
@@ -401,35 +508,38 @@ mod tests {
 
     #[test]
     fn years_in_business_may_be_digits_as_text() {
-        let mut body = good();
+        let mut body = good_profile();
         body["years_in_business"] = json!(" 12 ");
-        assert_eq!(check(body).ok().map(|p| p.years_in_business), Some(12));
+        assert_eq!(
+            check_profile(body, None).ok().map(|p| p.years_in_business),
+            Some(12)
+        );
     }
 
     #[test]
     fn values_are_trimmed_and_ids_normalised() {
-        let mut body = good();
+        let mut body = good_identity();
         body["name"] = json!("  王建国 ");
         body["resident_id"] = json!("110105 19491231 002x");
-        let p = check(body).unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(p.name, "王建国");
-        assert_eq!(p.resident_id.expose(), "11010519491231002X");
+        let i = check_identity(body).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(i.name, "王建国");
+        assert_eq!(i.resident_id.expose(), "11010519491231002X");
     }
 
     #[test]
-    fn years_cannot_exceed_age() {
-        let mut body = good();
-        // Check digit for a 2010 birth date, computed rather than guessed.
-        let first17 = "11010520101231002";
-        let check_char = crate::ids::resident_id_check_char(first17).unwrap();
-        body["resident_id"] = json!(format!("{first17}{check_char}"));
+    fn years_cannot_exceed_the_verified_persons_age() {
+        // Born 2010-12-31: 15 on TODAY.
+        let birth = CivilDate::new(2010, 12, 31);
+        let mut body = good_profile();
         body["years_in_business"] = json!(16);
         assert_eq!(
-            errors(body.clone()),
+            fields(check_profile(body.clone(), birth).err().unwrap()),
             vec![("years_in_business".into(), "years_exceed_age".into())]
         );
+        // Without a known birth date there is nothing to compare with.
+        assert!(check_profile(body.clone(), None).is_ok());
         body["years_in_business"] = json!(15);
-        assert_eq!(errors(body), vec![]);
+        assert!(check_profile(body, birth).is_ok());
     }
 
     #[test]
@@ -437,30 +547,36 @@ mod tests {
         // Born 2026-11-27, the day after TODAY.
         let first17 = "11010520261127002";
         let check_char = crate::ids::resident_id_check_char(first17).unwrap();
-        let mut body = good();
+        let mut body = good_identity();
         body["resident_id"] = json!(format!("{first17}{check_char}"));
-        body["years_in_business"] = json!(0);
         assert_eq!(
-            errors(body),
+            fields(check_identity(body).err().unwrap()),
             vec![("resident_id".into(), "resident_id_future_birth".into())]
         );
     }
 
     /// What the browser sends after its own check is accepted as it is.
     #[test]
-    fn the_browsers_body_passes_again() {
-        let p = check(good()).unwrap_or_else(|e| panic!("{e:?}"));
+    fn the_browsers_bodies_pass_again() {
+        let i = check_identity(good_identity()).unwrap_or_else(|e| panic!("{e:?}"));
+        let sent = serde_json::to_value(IdentityInput::from(&i)).unwrap();
+        let again = check_identity(sent).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((again.name, again.resident_id), (i.name, i.resident_id));
+
+        let mut body = good_profile();
+        body["stall_confirmed"] = json!(true);
+        let p = check_profile(body, None).unwrap_or_else(|e| panic!("{e:?}"));
         let sent = serde_json::to_value(ProfileInput::from(&p)).unwrap();
         assert_eq!(sent["years_in_business"], json!(12));
-        let again = check(sent).unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(again.resident_id, p.resident_id);
+        assert_eq!(sent["stall_confirmed"], json!(true));
+        let again = check_profile(sent, None).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(again.uscc, p.uscc);
-        assert_eq!((again.name, again.trade), (p.name, p.trade));
+        assert_eq!(again.stall_confirmed, Some(true));
     }
 
     #[test]
     fn a_body_that_is_not_an_object_is_refused_by_serde() {
         assert!(serde_json::from_value::<ProfileInput>(json!("王建国")).is_err());
-        assert!(serde_json::from_value::<ProfileInput>(json!(12)).is_err());
+        assert!(serde_json::from_value::<IdentityInput>(json!(12)).is_err());
     }
 }

@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 
 pub mod browser;
+pub mod merchant;
 
 fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {

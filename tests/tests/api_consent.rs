@@ -1,11 +1,9 @@
 //! The authorization letter, signing, the decision, the candidate pool and
-//! withdrawal, against a running server whose demo is seeded (`backend
-//! seed-demo`): stall A-01's holder has clean credit facts (an offer), A-04's
-//! is on the court enforcement list (a decline).
-//!
-//! Stall codes come from `backend stall-url` as in `api_merchant.rs`
-//! (`E2E_BACKEND_BIN`, `E2E_DATABASE_URL`). Each test logs in with its own
-//! random mobile numbers, so tests may run in parallel and again.
+//! withdrawal, against a running server. Each test makes its own business
+//! with the server's `backend dev-business` (clean records: an offer; on the
+//! court enforcement list: a decline) and logs in as its registered
+//! operator from a demo stall's code (`e2e::merchant`), so tests may run in
+//! parallel and again.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,32 +13,9 @@ use shared::consent::{
 };
 use shared::decision::Outcome;
 use shared::error::ApiErrorBody;
-use shared::merchant::{MeResponse, Profile};
+use shared::merchant::MeResponse;
 
-fn random_mobile() -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let c = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mixed = n
-        .wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add((c + 7).wrapping_mul(1_442_695_040_888_963_407));
-    format!("198{:08}", (mixed >> 20) % 100_000_000)
-}
-
-fn outbox_code(mobile: &str) -> String {
-    let text =
-        std::fs::read_to_string(e2e::data_dir().join("sms-outbox.jsonl")).unwrap_or_default();
-    text.lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["mobile"] == mobile)
-        .filter_map(|v| v["code"].as_str().map(str::to_owned))
-        .next()
-        .expect("an SMS in the outbox")
-}
+use e2e::merchant::{ok as ok_json, random_mobile, verified};
 
 async fn error_of(res: reqwest::Response) -> (StatusCode, ApiErrorBody) {
     let status = res.status();
@@ -50,65 +25,11 @@ async fn error_of(res: reqwest::Response) -> (StatusCode, ApiErrorBody) {
     (status, parsed)
 }
 
-async fn ok_json<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> T {
-    let status = res.status();
-    let body = res.text().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-/// A resident ID with a correct check digit (Yixing, born 1980-05-01).
-fn resident_id() -> String {
-    let first17 = "32028219800501003";
-    let check = shared::ids::resident_id_check_char(first17).unwrap();
-    format!("{first17}{check}")
-}
-
-/// A merchant logged in from `stall`'s code, profile saved with the stall's
-/// licence code (prefilled) when `profile` is true.
-async fn merchant(stall: &str, profile: bool) -> reqwest::Client {
-    let client = e2e::client();
-    let mobile = random_mobile();
+/// The operator of a new business in `archetype`, logged in from `stall`'s
+/// code and verified; the business saved when `profile` is true.
+async fn merchant(stall: &str, archetype: &str, profile: bool) -> reqwest::Client {
     let code = e2e::stall_code(stall);
-    let res = client
-        .post(e2e::url("/api/m/otp"))
-        .json(&json!({ "mobile": mobile, "code": code }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let res = client
-        .post(e2e::url("/api/m/session"))
-        .json(&json!({ "mobile": mobile, "otp": outbox_code(&mobile) }))
-        .send()
-        .await
-        .unwrap();
-    let me: MeResponse = ok_json(res).await;
-    assert_eq!(me.next_step, NextStep::Profile);
-    if profile {
-        let p: Profile =
-            ok_json(client.get(e2e::url("/api/m/profile")).send().await.unwrap()).await;
-        let uscc = p.uscc.expect("the stall's licence code is prefilled");
-        let res = client
-            .put(e2e::url("/api/m/profile"))
-            .json(&json!({
-                "name": "测试商户",
-                "resident_id": resident_id(),
-                "uscc": uscc,
-                "trade": "石材",
-                "years_in_business": 6,
-            }))
-            .send()
-            .await
-            .unwrap();
-        let _: Profile = ok_json(res).await;
-    }
-    client
+    verified(archetype, Some(&code), profile).await.0
 }
 
 async fn letter(client: &reqwest::Client) -> Letter {
@@ -161,7 +82,7 @@ async fn next_step(client: &reqwest::Client) -> NextStep {
 
 #[tokio::test]
 async fn the_letter_names_categories_and_banks_and_the_signed_text_is_kept() {
-    let client = merchant("A-01", true).await;
+    let client = merchant("A-01", "clean", true).await;
     let l = letter(&client).await;
     assert_eq!(l.version, "v1");
     assert_eq!(l.categories.len(), 10);
@@ -219,7 +140,7 @@ async fn the_letter_names_categories_and_banks_and_the_signed_text_is_kept() {
 
 #[tokio::test]
 async fn a_wrong_text_hash_is_a_422_and_stores_nothing() {
-    let client = merchant("A-01", true).await;
+    let client = merchant("A-01", "clean", true).await;
     let l = letter(&client).await;
     let mut body = sign_body(&l, &[&l.banks[0].bank_id]);
     body["text_sha256"] = json!(sha256_hex(&format!("{} ", l.text_zh)));
@@ -244,7 +165,7 @@ async fn a_wrong_text_hash_is_a_422_and_stores_nothing() {
 
 #[tokio::test]
 async fn no_bank_ticked_is_a_422_naming_bank_ids() {
-    let client = merchant("A-01", true).await;
+    let client = merchant("A-01", "clean", true).await;
     let l = letter(&client).await;
     let (status, e) = error_of(sign(&client, &sign_body(&l, &[])).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -262,7 +183,7 @@ async fn no_bank_ticked_is_a_422_naming_bank_ids() {
 
 #[tokio::test]
 async fn signing_before_the_profile_is_a_409() {
-    let client = merchant("A-01", false).await;
+    let client = merchant("A-01", "clean", false).await;
     let l = letter(&client).await;
     let (status, e) = error_of(sign(&client, &sign_body(&l, &[&l.banks[0].bank_id])).await).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -271,7 +192,7 @@ async fn signing_before_the_profile_is_a_409() {
 
 #[tokio::test]
 async fn an_offer_accepted_twice_with_one_key_is_one_application() {
-    let client = merchant("A-01", true).await;
+    let client = merchant("A-01", "clean", true).await;
     assert_eq!(next_step(&client).await, NextStep::Authorize);
     let s = signed(&client).await;
     let d = &s.decision;
@@ -330,7 +251,7 @@ async fn an_offer_accepted_twice_with_one_key_is_one_application() {
 
 #[tokio::test]
 async fn a_decline_has_reasons_and_cannot_go_to_the_banks() {
-    let client = merchant("A-04", true).await;
+    let client = merchant("A-04", "enforcement", true).await;
     let s = signed(&client).await;
     let d = &s.decision;
     assert_eq!(d.view.outcome, Outcome::Decline);
@@ -354,10 +275,10 @@ async fn a_decline_has_reasons_and_cannot_go_to_the_banks() {
 
 #[tokio::test]
 async fn another_merchants_decision_application_and_consent_are_not_found() {
-    let a = merchant("A-01", true).await;
+    let a = merchant("A-01", "clean", true).await;
     let s = signed(&a).await;
     let app: ApplicationView = ok_json(accept(&a, &s.decision.view.decision_id, None).await).await;
-    let b = merchant("A-02", true).await;
+    let b = merchant("A-02", "clean", true).await;
 
     let gets = [
         format!("/api/m/applications/{}", app.id),
@@ -415,7 +336,7 @@ async fn another_merchants_decision_application_and_consent_are_not_found() {
 
 #[tokio::test]
 async fn after_withdrawal_nothing_is_read_and_the_banks_lose_sight() {
-    let client = merchant("A-01", true).await;
+    let client = merchant("A-01", "clean", true).await;
     let s = signed(&client).await;
     let app: ApplicationView =
         ok_json(accept(&client, &s.decision.view.decision_id, None).await).await;

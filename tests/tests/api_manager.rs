@@ -2,8 +2,12 @@
 //! limit, the operator creating markets and managers, a manager's scope
 //! (another market's stall is a 404 whatever the request), stall edits,
 //! bulk import (GBK, all or nothing), code cards and reissue (the old code
-//! is then refused by the merchant API), the rent ledger, and the dashboard
-//! (recounted straight from the database).
+//! is then refused by the merchant API), the rent ledger (kept per stall,
+//! counting for a business only once its verified operator confirmed the
+//! stall, never over the county's export: a manager cannot forge another
+//! market's business's rent), and the dashboard (recounted straight from
+//! the database; a manager sees outcome counts under five as "<5" and no
+//! merchant's outcome, the operator everything).
 //!
 //! The first operator comes from the server's own `backend create-user`
 //! command, run against the server's data folder and database
@@ -11,11 +15,13 @@
 //! makes its own markets and accounts with random names, so the tests may
 //! run in parallel and again against the same server.
 
+use chrono::Datelike;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+use shared::consent::{Letter, MerchantDecision, SignResponse, sha256_hex};
 use shared::error::ApiErrorBody;
 use shared::manager::{
-    Dashboard, ImportResult, MarketView, RentImportPreview, RentImportResult, StaffMe,
+    Dashboard, Figure, ImportResult, MarketView, RentImportPreview, RentImportResult, StaffMe,
     StaffUserView, StallCard, StallImportPreview, StallList, StallView,
 };
 use shared::stall_code::code_in_url;
@@ -624,27 +630,124 @@ async fn a_reissued_code_refuses_the_old_one() {
     );
 }
 
-#[tokio::test]
-async fn the_rent_ledger_lands_in_the_credit_facts() {
-    let ops = operator().await;
-    let m = new_market(&ops).await;
-    let s = add_stall(&m.manager, "L-01").await;
-    add_stall(&m.manager, "L-02").await;
-    let code = uscc(unique("").parse::<u64>().unwrap() as u32);
-    let mut with_uscc = stall_json("L-01");
-    with_uscc["uscc"] = json!(code);
-    let res = m
-        .manager
-        .put(e2e::url(&format!("/api/manager/stalls/{}", s.id)))
-        .json(&with_uscc)
+/// `YYYY-MM` of the month `back` months before this one, in China.
+fn month_back(back: u32) -> String {
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let first = today.with_day0(0).unwrap();
+    let m = first.checked_sub_months(chrono::Months::new(back)).unwrap();
+    m.format("%Y-%m").to_string()
+}
+
+fn today_in_china() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .date_naive()
+        .to_string()
+}
+
+/// A ledger upload: `unpaid` of the listed months owed nothing paid.
+fn ledger(stall: &str, months: &[String], unpaid: &[String]) -> String {
+    let mut text = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\n".to_owned();
+    for m in months {
+        if unpaid.contains(m) {
+            text.push_str(&format!("{stall},{m},3000,0,\n"));
+        } else {
+            text.push_str(&format!("{stall},{m},3000,3000,{m}-05\n"));
+        }
+    }
+    text
+}
+
+/// A stall with `uscc` on the manager's record, and the code printed on it.
+async fn stall_of(manager: &Client, number: &str, uscc: &str) -> (StallView, String) {
+    let mut body = stall_json(number);
+    body["uscc"] = json!(uscc);
+    let res = manager
+        .post(e2e::url("/api/manager/stalls"))
+        .json(&body)
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let stall: StallView = res.json().await.unwrap();
+    let card: StallCard = manager
+        .get(e2e::url(&format!("/api/manager/stalls/{}/card", stall.id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (stall, code_in_url(&card.url).unwrap().to_owned())
+}
 
+/// The business's operator logs in from `code`, verifies, saves the
+/// business (answering "这是我的摊位吗?" with `mine`) and signs for every
+/// bank; returns the client and the signed answer.
+async fn applies(b: &e2e::merchant::Business, code: &str, mine: bool) -> (Client, SignResponse) {
+    use e2e::merchant::{log_in, ok, save_profile, verify};
+    let client = e2e::client();
+    log_in(&client, &b.mobile, Some(code)).await;
+    let _: Value = ok(verify(&client, &b.name, &b.resident_id).await).await;
+    let p: shared::merchant::Profile = ok(save_profile(&client, &b.uscc, Some(mine)).await).await;
+    assert_eq!(p.stall_confirmed, mine.then_some(true));
+    let l: Letter = ok(client.get(e2e::url("/api/m/letter")).send().await.unwrap()).await;
+    assert_eq!(
+        l.subject.as_ref().map(|s| s.uscc.as_str()),
+        Some(b.uscc.as_str())
+    );
+    let banks: Vec<&str> = l.banks.iter().map(|b| b.bank_id.as_str()).collect();
+    let signed: SignResponse = ok(client
+        .post(e2e::url("/api/m/consents"))
+        .json(&json!({
+            "letter_version": l.version, "text_sha256": sha256_hex(&l.text_zh),
+            "bank_ids": banks, "language": "zh",
+        }))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    (client, signed)
+}
+
+async fn decide_again(client: &Client, consent_id: &str) -> MerchantDecision {
+    e2e::merchant::ok(
+        client
+            .post(e2e::url("/api/m/decisions"))
+            .json(&json!({ "consent_id": consent_id }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn reason_codes(d: &MerchantDecision) -> Vec<String> {
+    d.view.reasons.iter().map(|r| r.code.clone()).collect()
+}
+
+/// The stored trace of a decision, as JSON.
+fn trace_of(d: &MerchantDecision) -> Value {
+    let text = e2e::db_text(&format!(
+        "SELECT trace FROM decisions WHERE id = '{}'",
+        d.view.decision_id
+    ));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn the_rent_ledger_is_kept_per_stall_with_who_uploaded_it() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let s = add_stall(&m.manager, "L-01").await;
+    // No licence code on the stall: the ledger is the market's all the same.
     let bad = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\n\
                L-01,2026-09,3000,3000,2026-09-03\n\
-               L-02,2026-09,3000,3000,2026-09-03\n";
+               Z-99,2026-09,3000,3000,2026-09-03\n";
     let res = post_file(&m.manager, "/api/manager/rent/import/preview", bad.into()).await;
     let p = res.json::<RentImportPreview>().await.unwrap();
     let errors: Vec<(usize, &str)> = p
@@ -652,31 +755,238 @@ async fn the_rent_ledger_lands_in_the_credit_facts() {
         .iter()
         .map(|e| (e.line, e.field.as_str()))
         .collect();
-    assert_eq!(errors, [(3, "stall_number")], "L-02 has no USCC");
+    assert_eq!(
+        errors,
+        [(3, "stall_number")],
+        "no stall Z-99 in this market"
+    );
     let res = post_file(&m.manager, "/api/manager/rent/import", bad.into()).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let facts = format!("SELECT COUNT(*) FROM credit_rent WHERE uscc = '{code}'");
-    assert_eq!(e2e::db_count(&facts), 0);
+    let rows = format!(
+        "SELECT COUNT(*) FROM market_rent_ledger WHERE stall_id = '{}'",
+        s.id
+    );
+    assert_eq!(e2e::db_count(&rows), 0);
 
     let good = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\n\
                 L-01,2026-09,3000,3000,2026-09-03\n\
                 L-01,2026-10,3000,0,\n";
+    let sources_before =
+        e2e::db_text("SELECT COALESCE(MAX(as_of), '-') FROM credit_sources WHERE source = 'rent'");
     let res = post_file(&m.manager, "/api/manager/rent/import", good.into()).await;
     assert_eq!(res.status(), StatusCode::OK);
     let r = res.json::<RentImportResult>().await.unwrap();
     assert_eq!((r.rows, r.replaced), (2, 0));
-    assert_eq!(e2e::db_count(&facts), 2);
+    assert_eq!(e2e::db_count(&rows), 2);
+    // Who uploaded it and when; as of the end of the period it covers; and
+    // nothing written where the county's exports are.
+    let me: StaffMe = m
+        .manager
+        .get(e2e::url("/api/staff/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        e2e::db_text(&format!(
+            "SELECT DISTINCT uploaded_by || '|' || as_of FROM market_rent_ledger WHERE stall_id = '{}'",
+            s.id
+        )),
+        format!("staff:{}|2026-10-31", me.user_id)
+    );
+    assert_eq!(
+        e2e::db_count(&format!(
+            "SELECT COUNT(*) FROM credit_rent WHERE market = '{}'",
+            m.name
+        )),
+        0
+    );
+    assert_eq!(
+        e2e::db_text("SELECT COALESCE(MAX(as_of), '-') FROM credit_sources WHERE source = 'rent'"),
+        sources_before
+    );
     // October paid late: the new upload replaces that month only.
     let late = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\nL-01,2026-10,3000,3000,2026-11-20\n";
     let res = post_file(&m.manager, "/api/manager/rent/import", late.into()).await;
     let r = res.json::<RentImportResult>().await.unwrap();
     assert_eq!((r.rows, r.replaced), (1, 1));
-    assert_eq!(e2e::db_count(&facts), 2);
+    assert_eq!(e2e::db_count(&rows), 2);
     assert_eq!(
         e2e::db_count(&format!(
-            "SELECT SUM(paid_cents) FROM credit_rent WHERE uscc = '{code}'"
+            "SELECT SUM(paid_cents) FROM market_rent_ledger WHERE stall_id = '{}'",
+            s.id
         )),
         600_000
+    );
+}
+
+/// Manager A puts a business of market B on one of A's stalls and uploads
+/// arrears for it: nothing changes for that business. Its own market's
+/// ledger counts once its operator confirmed the stall, and the county's
+/// later export still applies, over the ledger.
+#[tokio::test]
+async fn a_manager_cannot_forge_rent_for_another_markets_business() {
+    let ops = operator().await;
+    let market_b = new_market(&ops).await;
+    let market_a = new_market(&ops).await;
+    let x = e2e::merchant::business("clean", &e2e::merchant::random_mobile());
+    let (stall_b, code_b) = stall_of(&market_b.manager, "X-01", &x.uscc).await;
+    let (client, signed) = applies(&x, &code_b, true).await;
+    let first = signed.decision;
+    assert_eq!(first.view.outcome, shared::decision::Outcome::Offer);
+
+    // Manager A: the same business on A's stall, five months unpaid.
+    let (stall_a, _) = stall_of(&market_a.manager, "F-01", &x.uscc).await;
+    let months: Vec<String> = (1..=6).rev().map(month_back).collect();
+    let unpaid: Vec<String> = (1..=5).map(month_back).collect();
+    let sources_before =
+        e2e::db_text("SELECT COALESCE(MAX(as_of), '-') FROM credit_sources WHERE source = 'rent'");
+    let res = post_file(
+        &market_a.manager,
+        "/api/manager/rent/import",
+        ledger("F-01", &months, &unpaid).into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    assert_eq!(
+        e2e::db_count(&format!(
+            "SELECT COUNT(*) FROM market_rent_ledger WHERE stall_id = '{}'",
+            stall_a.id
+        )),
+        6
+    );
+    let forged = decide_again(&client, &signed.consent.id).await;
+    assert_eq!(forged.view.score, first.view.score);
+    assert_eq!(reason_codes(&forged), reason_codes(&first));
+    assert_eq!(forged.view.outcome, first.view.outcome);
+    assert!(!trace_of(&forged).to_string().contains(&market_a.name));
+    // …and the county's rent export date did not move.
+    assert_eq!(
+        e2e::db_text("SELECT COALESCE(MAX(as_of), '-') FROM credit_sources WHERE source = 'rent'"),
+        sources_before
+    );
+
+    // Manager B, whose stall the operator confirmed: two months unpaid count.
+    let own: Vec<String> = (1..=2).map(month_back).collect();
+    let res = post_file(
+        &market_b.manager,
+        "/api/manager/rent/import",
+        ledger("X-01", &months, &own).into_bytes(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let counted = decide_again(&client, &signed.consent.id).await;
+    assert!(
+        reason_codes(&counted).iter().any(|c| c == "RENT_ARREARS"),
+        "{:?}",
+        reason_codes(&counted)
+    );
+    // The trace names the ledger: market, stall, who uploaded it, as of when.
+    let trace = trace_of(&counted);
+    let ledger_source = trace["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["origin"] == "market_ledger")
+        .cloned()
+        .expect("a market ledger source");
+    assert_eq!(ledger_source["ledger"]["market"], json!(market_b.name));
+    assert_eq!(ledger_source["ledger"]["stall"], json!(stall_b.number));
+    assert_eq!(ledger_source["rows"], json!(6));
+    let b_me: StaffMe = market_b
+        .manager
+        .get(e2e::url("/api/staff/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger_source["ledger"]["uploads"][0]["by"],
+        json!(format!("staff:{}", b_me.user_id))
+    );
+    assert!(
+        ledger_source["as_of"]
+            .as_str()
+            .is_some_and(|d| d <= today_in_china().as_str())
+    );
+
+    // The county's export arrives later: every month paid on time. It
+    // applies, and over the ledger for the months it holds.
+    let dir = std::env::temp_dir().join(format!("mc-county-rent-{}", x.uscc));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = "uscc,market,stall_no,month,due_cents,paid_cents,paid_on,as_of\n".to_owned();
+    for back in (1..=12).rev() {
+        let m = month_back(back);
+        csv.push_str(&format!(
+            "{},{},X-01,{m},300000,300000,{m}-03,{}\n",
+            x.uscc,
+            market_b.name,
+            today_in_china()
+        ));
+    }
+    std::fs::write(dir.join("rent.csv"), csv).unwrap();
+    let out = e2e::backend(&["import-credit-data", dir.to_str().unwrap()], &[]);
+    assert!(out.contains("rent"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let county = decide_again(&client, &signed.consent.id).await;
+    assert!(
+        !reason_codes(&county).iter().any(|c| c.starts_with("RENT_")),
+        "{:?}",
+        reason_codes(&county)
+    );
+    assert!(county.view.score > counted.view.score);
+    let trace = trace_of(&county);
+    let sources = trace["sources"].as_array().unwrap();
+    let rent_county = sources
+        .iter()
+        .find(|s| s["source"] == "rent" && s["origin"] == "county_export")
+        .unwrap();
+    assert_eq!(rent_county["rows"], json!(12));
+    assert_eq!(rent_county["as_of"], json!(today_in_china()));
+    let rent_ledger = sources
+        .iter()
+        .find(|s| s["origin"] == "market_ledger")
+        .unwrap();
+    assert_eq!(rent_ledger["rows"], json!(0));
+    assert_eq!(rent_ledger["ledger"]["months_left_to_county"], json!(6));
+}
+
+/// The operator who did not confirm the stall: the market's ledger alone
+/// does not count.
+#[tokio::test]
+async fn a_ledger_counts_only_for_the_operator_who_confirmed_the_stall() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let x = e2e::merchant::business("clean", &e2e::merchant::random_mobile());
+    let (_, code) = stall_of(&m.manager, "N-01", &x.uscc).await;
+    let months: Vec<String> = (1..=6).rev().map(month_back).collect();
+    let unpaid: Vec<String> = (1..=5).map(month_back).collect();
+    let res = post_file(
+        &m.manager,
+        "/api/manager/rent/import",
+        ledger("N-01", &months, &unpaid).into_bytes(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // "Not my stall": five months unpaid on the market's books change nothing.
+    let (_, signed) = applies(&x, &code, false).await;
+    assert_eq!(
+        signed.decision.view.outcome,
+        shared::decision::Outcome::Offer
+    );
+    assert!(
+        !reason_codes(&signed.decision)
+            .iter()
+            .any(|c| c.starts_with("RENT_ARREARS"))
     );
 }
 
@@ -693,65 +1003,88 @@ async fn dashboard_figures_equal_the_database() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let d = res.json::<Dashboard>().await.unwrap();
-    let step = |key: &str| d.funnel.iter().find(|s| s.key == key).unwrap().total;
+    let ops = operator().await;
+    let full: Dashboard = ops
+        .get(e2e::url(&format!(
+            "/api/manager/dashboard?market_id={market}"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let step = |d: &Dashboard, key: &str| d.funnel.iter().find(|s| s.key == key).unwrap().total;
     let m = format!("'{market}'");
-    assert_eq!(
-        step("stalls"),
-        e2e::db_count(&format!(
-            "SELECT COUNT(*) FROM stalls WHERE market_id = {m} AND status = 'active'"
-        ))
-    );
-    assert_eq!(
-        step("scanned"),
-        e2e::db_count(&format!(
-            "SELECT COUNT(DISTINCT mobile) FROM otp_challenges WHERE market_id = {m}"
-        ))
-    );
-    assert_eq!(
-        step("logged_in"),
-        e2e::db_count(&format!(
-            "SELECT COUNT(*) FROM merchants WHERE market_id = {m}"
-        ))
-    );
-    assert_eq!(
-        step("authorized"),
-        e2e::db_count(&format!(
-            "SELECT COUNT(DISTINCT c.merchant_id) FROM consents c \
-             JOIN merchants x ON x.id = c.merchant_id WHERE x.market_id = {m}"
-        ))
-    );
-    assert_eq!(
-        step("offered"),
-        e2e::db_count(&format!(
-            "SELECT COUNT(DISTINCT d.merchant_id) FROM decisions d \
-             JOIN merchants x ON x.id = d.merchant_id \
-             WHERE x.market_id = {m} AND d.outcome = 'offer'"
-        ))
-    );
-    // Accepted: in the pool now, or once (it holds pool entries) and since
-    // withdrawn; a bare `withdrawn` was a "not now" answer.
-    assert_eq!(
-        step("accepted"),
-        e2e::db_count(&format!(
-            "SELECT COUNT(DISTINCT a.merchant_id) FROM applications a \
-             JOIN merchants x ON x.id = a.merchant_id WHERE x.market_id = {m} \
-             AND (a.status IN ('accepted', 'in_pool') OR EXISTS \
-             (SELECT 1 FROM pool_entries p WHERE p.application_id = a.id))"
-        ))
-    );
-    assert_eq!(
-        step("bank_outcome"),
-        e2e::db_count(&format!(
-            "SELECT COUNT(DISTINCT a.merchant_id) FROM pool_entries p \
-             JOIN applications a ON a.id = p.application_id \
-             JOIN merchants x ON x.id = a.merchant_id \
-             WHERE x.market_id = {m} AND p.outcome IS NOT NULL"
-        ))
-    );
+    let onboarding = [
+        (
+            "stalls",
+            format!("SELECT COUNT(*) FROM stalls WHERE market_id = {m} AND status = 'active'"),
+        ),
+        (
+            "scanned",
+            format!("SELECT COUNT(DISTINCT mobile) FROM otp_challenges WHERE market_id = {m}"),
+        ),
+        (
+            "logged_in",
+            format!("SELECT COUNT(*) FROM merchants WHERE market_id = {m}"),
+        ),
+        (
+            "authorized",
+            format!(
+                "SELECT COUNT(DISTINCT c.merchant_id) FROM consents c \
+                 JOIN merchants x ON x.id = c.merchant_id WHERE x.market_id = {m}"
+            ),
+        ),
+    ];
+    // Onboarding steps: exact, for the manager and the operator alike.
+    for (key, sql) in &onboarding {
+        let n = e2e::db_count(sql);
+        assert_eq!(step(&d, key), Figure::Exact(n), "{key}");
+        assert_eq!(step(&full, key), Figure::Exact(n), "{key}");
+    }
+    let outcomes = [
+        (
+            "offered",
+            format!(
+                "SELECT COUNT(DISTINCT d.merchant_id) FROM decisions d \
+                 JOIN merchants x ON x.id = d.merchant_id \
+                 WHERE x.market_id = {m} AND d.outcome = 'offer'"
+            ),
+        ),
+        // Accepted: in the pool now, or once (it holds pool entries) and since
+        // withdrawn; a bare `withdrawn` was a "not now" answer.
+        (
+            "accepted",
+            format!(
+                "SELECT COUNT(DISTINCT a.merchant_id) FROM applications a \
+                 JOIN merchants x ON x.id = a.merchant_id WHERE x.market_id = {m} \
+                 AND (a.status IN ('accepted', 'in_pool') OR EXISTS \
+                 (SELECT 1 FROM pool_entries p WHERE p.application_id = a.id))"
+            ),
+        ),
+        (
+            "bank_outcome",
+            format!(
+                "SELECT COUNT(DISTINCT a.merchant_id) FROM pool_entries p \
+                 JOIN applications a ON a.id = p.application_id \
+                 JOIN merchants x ON x.id = a.merchant_id \
+                 WHERE x.market_id = {m} AND p.outcome IS NOT NULL"
+            ),
+        ),
+    ];
+    // Outcomes: exact for the operator; for the manager exact from five up,
+    // "<5" below.
+    for (key, sql) in &outcomes {
+        let n = e2e::db_count(sql);
+        assert_eq!(step(&full, key), Figure::Exact(n), "{key}");
+        assert_eq!(step(&d, key), Figure::suppressed(n), "{key}");
+    }
     assert!(
         d.funnel.iter().all(|s| s.tracked),
         "every step is recorded now"
     );
+    assert!(d.suppressed && !full.suppressed);
     assert_eq!(
         d.stalls_inactive,
         e2e::db_count(&format!(
@@ -759,18 +1092,37 @@ async fn dashboard_figures_equal_the_database() {
         ))
     );
     assert_eq!(d.weekly.len(), 8);
-    assert_eq!(d.merchants.len() as i64, step("logged_in"));
-    let at_least = |stages: &[&str]| {
+    assert_eq!(
+        Figure::Exact(d.merchants.len() as i64),
+        step(&d, "logged_in")
+    );
+    // Per merchant, the manager sees onboarding steps only.
+    let count = |d: &Dashboard, stages: &[&str]| {
         d.merchants
             .iter()
             .filter(|m| stages.contains(&m.stage.as_str()))
             .count() as i64
     };
-    assert_eq!(at_least(&["offered"]), step("offered"));
+    assert_eq!(
+        count(&d, &["logged_in", "verified", "authorized"]),
+        d.merchants.len() as i64
+    );
+    assert_eq!(
+        Figure::Exact(count(&d, &["authorized"])),
+        step(&d, "authorized")
+    );
     assert!(d.merchants.iter().all(|m| m.mobile_masked.contains("****")));
     // Managers see counts only.
     let raw = serde_json::to_string(&d).unwrap();
-    for word in ["reasons", "score", "grade", "uscc"] {
+    for word in [
+        "reasons",
+        "score",
+        "grade",
+        "uscc",
+        "\"offer\"",
+        "\"decline\"",
+        "\"refer\"",
+    ] {
         assert!(!raw.contains(word), "dashboard exposes {word}");
     }
     let csv = wanshi
@@ -782,12 +1134,21 @@ async fn dashboard_figures_equal_the_database() {
         .await
         .unwrap();
     assert!(
-        csv.contains(&format!("在用摊位,Active stalls,{}", step("stalls"))),
+        csv.contains(&format!(
+            "在用摊位,Active stalls,{}",
+            step(&d, "stalls").shown()
+        )),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!(
+            "获得预授信,Pre-credit offered,{}",
+            step(&d, "offered").shown()
+        )),
         "{csv}"
     );
 
     // A new market's figures start at zero except its stalls.
-    let ops = operator().await;
     let fresh = new_market(&ops).await;
     add_stall(&fresh.manager, "N-01").await;
     let res = ops
@@ -799,15 +1160,110 @@ async fn dashboard_figures_equal_the_database() {
         .await
         .unwrap();
     let d = res.json::<Dashboard>().await.unwrap();
-    let totals: Vec<i64> = d.funnel.iter().map(|s| s.total).collect();
+    let totals: Vec<Figure> = d.funnel.iter().map(|s| s.total).collect();
     assert_eq!(
         totals[0],
-        e2e::db_count(&format!(
+        Figure::Exact(e2e::db_count(&format!(
             "SELECT COUNT(*) FROM stalls WHERE market_id = '{}' AND status = 'active'",
             fresh.id
-        ))
+        )))
     );
-    assert!(totals[1..].iter().all(|&t| t == 0), "{totals:?}");
+    assert!(
+        totals[1..].iter().all(|&t| t == Figure::Exact(0)),
+        "{totals:?}"
+    );
+}
+
+/// One merchant, declined: the market office sees that they authorized,
+/// not how it ended, and "<5" wherever a count would say it; the county
+/// credit office sees all of it.
+#[tokio::test]
+async fn a_declined_merchants_outcome_cannot_be_read_off_the_managers_dashboard() {
+    let ops = operator().await;
+    let m = new_market(&ops).await;
+    let x = e2e::merchant::business("enforcement", &e2e::merchant::random_mobile());
+    let (_, code) = stall_of(&m.manager, "D-01", &x.uscc).await;
+    let (_, signed) = applies(&x, &code, true).await;
+    assert_eq!(
+        signed.decision.view.outcome,
+        shared::decision::Outcome::Decline
+    );
+
+    let raw = m
+        .manager
+        .get(e2e::url("/api/manager/dashboard"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let d: Dashboard = serde_json::from_str(&raw).unwrap();
+    let step = |d: &Dashboard, key: &str| d.funnel.iter().find(|s| s.key == key).unwrap().clone();
+    assert_eq!(d.merchants.len(), 1);
+    assert_eq!(d.merchants[0].stall_number.as_deref(), Some("D-01"));
+    assert_eq!(d.merchants[0].stage, "authorized");
+    assert_eq!(step(&d, "authorized").total, Figure::Exact(1));
+    for key in ["offered", "accepted", "bank_outcome"] {
+        let s = step(&d, key);
+        assert!(s.outcome, "{key}");
+        assert_eq!(
+            (s.total, s.this_week),
+            (Figure::Below { below: 5 }, Figure::Below { below: 5 })
+        );
+        assert_eq!(s.total.shown(), "<5");
+    }
+    assert_eq!(d.offers_count, Figure::Below { below: 5 });
+    assert_eq!(d.offers_total_cents, None);
+    assert!(
+        d.weekly
+            .iter()
+            .all(|w| w.offered == Figure::Below { below: 5 })
+    );
+    let credit = d
+        .targets
+        .iter()
+        .find(|t| t.key == "credit_obtained")
+        .unwrap();
+    assert_eq!(credit.actual, None);
+    for word in [
+        "decline",
+        "\"offer\"",
+        "ENFORCEMENT",
+        "\"offered\":0",
+        "\"total\":0",
+    ] {
+        assert!(!raw.contains(word), "{word} in {raw}");
+    }
+    let csv = m
+        .manager
+        .get(e2e::url("/api/manager/dashboard.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("获得预授信,Pre-credit offered,<5,<5"), "{csv}");
+    assert!(!csv.contains("decline"));
+
+    // The county credit office: exact figures and the outcome.
+    let full: Dashboard = ops
+        .get(e2e::url(&format!(
+            "/api/manager/dashboard?market_id={}",
+            m.id
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(step(&full, "offered").total, Figure::Exact(0));
+    assert_eq!(step(&full, "authorized").total, Figure::Exact(1));
+    assert_eq!(full.offers_count, Figure::Exact(0));
+    assert_eq!(full.offers_total_cents, Some(0));
+    assert_eq!(full.merchants[0].stage, "decline");
 }
 
 #[tokio::test]

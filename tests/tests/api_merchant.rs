@@ -1,5 +1,6 @@
 //! The merchant API against a running server: signed stall codes, SMS-code
-//! login, sessions, the profile, idempotency and tenancy.
+//! login, sessions, the real-name and profile forms, idempotency and
+//! tenancy. (Who may apply for which business: `api_identity.rs`.)
 //!
 //! Stall codes come from the server's own `backend stall-url` command (the
 //! one a market office prints with), run against the server's data folder
@@ -123,11 +124,6 @@ async fn a_genuine_stall_code_shows_the_stall() {
     assert_eq!(Some(info.market_name.as_str()), health["market"].as_str());
     assert_eq!(info.stall_number.as_deref(), Some("A-01"));
     assert_eq!(info.zone.as_deref(), Some("A"));
-    let masked = info.holder_name_masked.unwrap();
-    assert!(
-        masked.chars().skip(1).all(|c| c == '*') && masked.chars().count() >= 2,
-        "{masked}"
-    );
     assert!(!info.market_office_phone.is_empty());
 
     let wide = e2e::stall_code("--market-wide");
@@ -221,6 +217,10 @@ async fn login_carries_the_scanned_stall_and_logout_ends_the_session() {
         .unwrap();
     assert_eq!(p.trade, info.trade);
     assert!(!p.complete);
+    // …but never the stall holder's licence code or name: that is someone
+    // else's until the registry says it is this person's.
+    assert_eq!((p.uscc, p.name), (None, None));
+    assert!(!p.identity_verified && p.businesses.is_empty());
 
     // The code was single use.
     let otp = outbox_codes(&mobile).pop().unwrap();
@@ -341,24 +341,60 @@ async fn bad_mobile_numbers_are_named() {
 }
 
 fn good_profile() -> Value {
-    json!({
-        "name": "王建国",
-        "resident_id": "11010519491231002x",
-        "uscc": "914403001922038216",
-        "trade": "石材",
-        "years_in_business": 12,
-    })
+    json!({ "uscc": "914403001922038216", "trade": "石材", "years_in_business": 12 })
 }
 
 #[tokio::test]
-async fn each_bad_profile_field_is_a_422_naming_it() {
+async fn each_bad_identity_or_profile_field_is_a_422_naming_it() {
     let (client, merchant_id, _) = logged_in(None).await;
+    let good_identity = json!({ "name": "王建国", "resident_id": "11010519491231002x" });
     for (field, value) in [
         ("name", json!("")),
         ("name", json!("王1")),
         ("resident_id", json!("110105194912310021")),
         ("resident_id", json!("11010519490229002X")),
         ("resident_id", json!("1101051949")),
+    ] {
+        let mut body = good_identity.clone();
+        body[field] = value.clone();
+        let res = client
+            .post(e2e::url("/api/m/identity"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, err) = error_of(res).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field} = {value}"
+        );
+        let named: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(named, [field], "{field} = {value}");
+        assert!(!err.fields[0].message_zh.is_empty() && !err.fields[0].message_en.is_empty());
+    }
+    // Unverified, no business may be named at all.
+    let res = client
+        .put(e2e::url("/api/m/profile"))
+        .json(&good_profile())
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = error_of(res).await;
+    assert_eq!(
+        (status, err.code.as_str()),
+        (StatusCode::CONFLICT, "identity_unverified")
+    );
+    // Nothing was saved by the refused attempts.
+    let p: Profile =
+        e2e::merchant::ok(client.get(e2e::url("/api/m/profile")).send().await.unwrap()).await;
+    assert!(!p.complete && !p.identity_verified);
+    assert_eq!((p.name, p.resident_id_masked), (None, None));
+    assert_eq!(p.merchant_id, merchant_id);
+
+    // A verified operator: the business form's fields.
+    let (client, b) = e2e::merchant::verified("clean", None, false).await;
+    for (field, value) in [
         ("uscc", json!("914403001922038217")),
         ("uscc", json!("91440300192203821O")),
         ("trade", json!("")),
@@ -367,6 +403,7 @@ async fn each_bad_profile_field_is_a_422_naming_it() {
         ("years_in_business", json!("ten")),
     ] {
         let mut body = good_profile();
+        body["uscc"] = json!(b.uscc);
         body[field] = value.clone();
         let res = client
             .put(e2e::url("/api/m/profile"))
@@ -382,26 +419,8 @@ async fn each_bad_profile_field_is_a_422_naming_it() {
         );
         let named: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(named, [field], "{field} = {value}");
-        assert!(!err.fields[0].message_zh.is_empty() && !err.fields[0].message_en.is_empty());
     }
-    // Nothing was saved by the refused attempts.
-    let p: Profile = client
-        .get(e2e::url("/api/m/profile"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(!p.complete);
-    assert_eq!(p.resident_id_masked, None);
-
-    let res = client
-        .put(e2e::url("/api/m/profile"))
-        .json(&good_profile())
-        .send()
-        .await
-        .unwrap();
+    let res = e2e::merchant::save_profile(&client, &b.uscc, None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let text = client
         .get(e2e::url("/api/m/profile"))
@@ -412,38 +431,36 @@ async fn each_bad_profile_field_is_a_422_naming_it() {
         .await
         .unwrap();
     assert!(
-        !text.contains("19491231"),
+        !text.contains(&b.resident_id) && !text.contains(&b.resident_id[6..14]),
         "the full ID number came back: {text}"
     );
     let p: Profile = serde_json::from_str(&text).unwrap();
-    assert_eq!(p.merchant_id, merchant_id);
-    assert!(p.complete);
-    assert_eq!(p.resident_id_masked.as_deref(), Some("1101**********002X"));
-    assert_eq!(p.birth_date.as_deref(), Some("1949-12-31"));
-    assert_eq!(p.years_in_business, Some(12));
-    let me: MeResponse = client
-        .get(e2e::url("/api/m/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(me.profile_complete);
+    assert!(p.complete && p.identity_verified);
+    assert_eq!(p.name.as_deref(), Some(b.name.as_str()));
+    let masked = format!("{}**********{}", &b.resident_id[..4], &b.resident_id[14..]);
+    assert_eq!(p.resident_id_masked.as_deref(), Some(masked.as_str()));
+    let birth = format!(
+        "{}-{}-{}",
+        &b.resident_id[6..10],
+        &b.resident_id[10..12],
+        &b.resident_id[12..14]
+    );
+    assert_eq!(p.birth_date.as_deref(), Some(birth.as_str()));
+    assert_eq!(p.uscc.as_deref(), Some(b.uscc.as_str()));
+    assert_eq!(p.years_in_business, Some(6));
+    let me: MeResponse =
+        e2e::merchant::ok(client.get(e2e::url("/api/m/me")).send().await.unwrap()).await;
+    assert!(me.profile_complete && me.identity_verified);
 }
 
 #[tokio::test]
 async fn another_merchants_profile_is_not_found() {
     let (a, a_id, _) = logged_in(None).await;
-    let (b, b_id, _) = logged_in(None).await;
+    let (b, _) = e2e::merchant::verified("clean", None, true).await;
+    let b_me: MeResponse =
+        e2e::merchant::ok(b.get(e2e::url("/api/m/me")).send().await.unwrap()).await;
+    let b_id = b_me.merchant_id;
     assert_ne!(a_id, b_id);
-    let res = b
-        .put(e2e::url("/api/m/profile"))
-        .json(&good_profile())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
 
     let own = a
         .get(e2e::url(&format!("/api/m/merchants/{a_id}/profile")))
@@ -494,6 +511,13 @@ async fn another_merchants_profile_is_not_found() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = anonymous
+        .post(e2e::url("/api/m/identity"))
+        .json(&json!({ "name": "王建国", "resident_id": "11010519491231002X" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -514,11 +538,21 @@ async fn cross_site_requests_are_refused() {
     );
     assert!(outbox_codes(&mobile).is_empty());
 
-    let (a, _, _) = logged_in(None).await;
+    let (a, b) = e2e::merchant::verified("clean", None, false).await;
+    let mut body = good_profile();
+    body["uscc"] = json!(b.uscc);
     let res = a
         .put(e2e::url("/api/m/profile"))
         .header("Sec-Fetch-Site", "cross-site")
-        .json(&good_profile())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = a
+        .post(e2e::url("/api/m/identity"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .json(&json!({ "name": b.name, "resident_id": b.resident_id }))
         .send()
         .await
         .unwrap();
@@ -528,7 +562,7 @@ async fn cross_site_requests_are_refused() {
         .put(e2e::url("/api/m/profile"))
         .header("Origin", e2e::base_url())
         .header("Sec-Fetch-Site", "same-origin")
-        .json(&good_profile())
+        .json(&body)
         .send()
         .await
         .unwrap();

@@ -1,16 +1,26 @@
-//! The SPA loads in a phone-sized Chromium with WeChat's user agent and shows
-//! what the API said: a blank page, or a page that never reached the API,
-//! fails.
+//! The SPA's home page (the entry the city app links to) loads in a
+//! phone-sized Chromium with WeChat's user agent, in both languages: the
+//! way in with a stall's code, and "没有摊位？直接申请" for a business without
+//! one. The service's technical status is no longer on it.
 
 use e2e::browser;
 
 #[tokio::test]
-async fn home_page_shows_health_from_the_api() {
+async fn the_home_page_offers_both_ways_in_in_both_languages() {
     let client = browser::phone().await;
     client.goto(&e2e::url("/")).await.unwrap();
-    let db = browser::wait_for_text(&client, "#health-database", &e2e::database()).await;
-    assert!(db.contains(&e2e::database()));
-    browser::wait_for_text(&client, "#health-market", "万石石材市场").await;
+    browser::wait_for_text(&client, "#without-stall h2", "没有摊位？直接申请").await;
+    browser::wait_for_text(&client, "#for-merchants", "扫描").await;
+    let body = browser::wait_for_text(&client, "body", "").await;
+    for technical in ["数据库", "数据结构", "服务状态"] {
+        assert!(!body.contains(technical), "the home page shows {technical}");
+    }
+    assert!(
+        client
+            .find(fantoccini::Locator::Css("#server-status"))
+            .await
+            .is_err()
+    );
     browser::screenshot(&client, "home-zh").await;
 
     // The English switch changes the interface language and survives a reload.
@@ -29,7 +39,7 @@ async fn home_page_shows_health_from_the_api() {
         .unwrap_or("")
         .to_owned();
     assert_eq!(lang, "en", "language choice kept in local storage");
-    browser::wait_for_text(&client, "#health-database", &e2e::database()).await;
+    browser::wait_for_text(&client, "#without-stall h2", "No stall? Apply directly").await;
     browser::screenshot(&client, "home-en").await;
     client.close().await.unwrap();
 }

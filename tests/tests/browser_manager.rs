@@ -174,6 +174,13 @@ async fn a_manager_onboards_stalls_prints_and_reissues() {
     c.goto(&e2e::url("/manager")).await.unwrap();
     click(&c, "#tab-dashboard").await;
     browser::wait_for_text(&c, "#funnel-table tr[data-step='stalls'] .total", "3").await;
+    // No merchant yet: the outcome counts a manager sees read "<5", never 0.
+    for step in ["offered", "accepted", "bank_outcome"] {
+        let css = format!("#funnel-table tr[data-step='{step}'] .total");
+        let shown = browser::wait_for_text(&c, &css, "<5").await;
+        assert_eq!(shown, "<5", "{step}");
+    }
+    browser::wait_for_text(&c, "#small-cell-note", "<5").await;
     find(&c, "#funnel-chart rect").await;
     find(&c, "#weekly-chart").await;
     browser::screenshot(&c, "manager-dashboard").await;

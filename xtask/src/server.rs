@@ -81,7 +81,8 @@ pub fn serve_foreground(backend: &Path) -> Result {
     println!("  home:              {public}/");
     println!("  manager console:   {public}/manager");
     if let Some(stall) = demo_stall_url(backend) {
-        println!("  demo stall (A-01): {stall}");
+        // README.md names the holder's mobile, name and ID number to type.
+        println!("  demo stall (B-01): {stall}");
     }
     println!("  health:            {public}/api/health");
     println!("press Ctrl-C to stop");
@@ -96,7 +97,7 @@ pub fn serve_foreground(backend: &Path) -> Result {
 /// Asks the server binary for the signed URL of a demo stall.
 fn demo_stall_url(backend: &Path) -> Option<String> {
     let out = Command::new(backend)
-        .args(["stall-url", "A-01"])
+        .args(["stall-url", "B-01"])
         .current_dir(root())
         .stderr(Stdio::null())
         .output()

@@ -2,6 +2,11 @@
 //! one access-log row per source read (系统日志). Without a valid consent
 //! nothing is read, the refusal is logged, and the caller gets an error.
 //!
+//! A consent covers one subject (the USCC it names) for the verified person
+//! who signed it (the blind index it names): a read of any other subject, or
+//! for any other person, or under a consent that names no person (signed
+//! before the real-name check existed), is refused like any other.
+//!
 //! Callers must not run [`read_facts`] inside a transaction they may roll
 //! back: the log rows of a refusal have to survive the refusal.
 
@@ -10,9 +15,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
+use crate::credit::ledger;
 use crate::credit::store::{self, Read};
 use crate::db::schema::{access_log, consents};
 use crate::db::{DbConn, new_id, parse_timestamp, timestamp};
+use crate::decision::facts::{FactSource, Origin};
 use crate::decision::{Facts, Source};
 use crate::error::{AppError, AppResult};
 
@@ -38,6 +45,10 @@ pub struct Consent {
     pub channel: String,
     pub client_ip: String,
     pub user_agent: String,
+    /// The one business whose data this consent covers.
+    pub subject_uscc: Option<String>,
+    /// The verified person who signed it (blind index of the resident ID).
+    pub person_index: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -64,6 +75,9 @@ pub struct Access<'a> {
     pub actor: &'a str,
     pub merchant_id: &'a str,
     pub subject_uscc: &'a str,
+    /// The verified person the read is for (blind index); must be the one
+    /// the consent names.
+    pub person_index: Option<&'a str>,
     pub consent_id: Option<&'a str>,
     pub purpose: &'a str,
 }
@@ -97,6 +111,11 @@ impl Denial {
         message_zh: "该授权不包括所需的数据类别或用途",
         message_en: "This authorization does not cover the data categories or purpose needed",
     };
+    const SUBJECT: Denial = Denial {
+        code: "consent_subject",
+        message_zh: "该授权不包括此营业执照或不是由您本人签署，请完成实名认证后重新授权",
+        message_en: "This authorization does not cover this business or was not signed by you; please verify your identity and authorize again",
+    };
 
     pub fn into_error(self) -> AppError {
         AppError::new(
@@ -108,23 +127,22 @@ impl Denial {
     }
 }
 
-/// Checks that `consent_id` is the merchant's, in force at `now`, for
-/// `purpose`, and covers every one of `sources`.
+/// Checks that the consent named in `access` is the merchant's, in force at
+/// `now`, for the purpose, covers every one of `sources`, and names the
+/// subject and the verified person of the read.
 pub fn check_consent(
     conn: &mut DbConn,
-    merchant_id: &str,
-    consent_id: Option<&str>,
-    purpose: &str,
+    access: &Access<'_>,
     sources: &[Source],
     now: DateTime<Utc>,
 ) -> AppResult<Result<Consent, Denial>> {
-    let Some(id) = consent_id else {
+    let Some(id) = access.consent_id else {
         return Ok(Err(Denial::REQUIRED));
     };
     // Scoped by merchant in the query: another merchant's consent id is "no consent".
     let Some(c) = consents::table
         .filter(consents::id.eq(id))
-        .filter(consents::merchant_id.eq(merchant_id))
+        .filter(consents::merchant_id.eq(access.merchant_id))
         .select(Consent::as_select())
         .first(conn)
         .optional()?
@@ -148,8 +166,13 @@ pub fn check_consent(
     let covered = sources
         .iter()
         .all(|s| categories.iter().any(|c| c == s.as_str()));
-    if c.purpose != purpose || !covered {
+    if c.purpose != access.purpose || !covered {
         return Ok(Err(Denial::SCOPE));
+    }
+    let same_subject = c.subject_uscc.as_deref() == Some(access.subject_uscc);
+    let same_person = c.person_index.is_some() && c.person_index.as_deref() == access.person_index;
+    if !(same_subject && same_person) {
+        return Ok(Err(Denial::SUBJECT));
     }
     Ok(Ok(c))
 }
@@ -188,14 +211,7 @@ pub fn read_facts(
     sources: &[Source],
     now: DateTime<Utc>,
 ) -> AppResult<Facts> {
-    let consent = check_consent(
-        conn,
-        access.merchant_id,
-        access.consent_id,
-        access.purpose,
-        sources,
-        now,
-    )?;
+    let consent = check_consent(conn, access, sources, now)?;
     if let Err(denial) = consent {
         for s in sources {
             log(
@@ -214,11 +230,42 @@ pub fn read_facts(
         ..Facts::default()
     };
     for &s in sources {
-        let (result, detail) = match store::read_source(conn, s, access.subject_uscc, &mut facts)? {
+        let read = store::read_source(conn, s, access.subject_uscc, &mut facts)?;
+        let (rows, as_of) = match read {
+            Read::Found { rows, as_of } => (rows, Some(as_of)),
+            Read::Empty { as_of } => (0, Some(as_of)),
+            Read::NoExport => (0, None),
+        };
+        facts.provenance.push(FactSource {
+            source: s,
+            origin: Origin::CountyExport,
+            as_of,
+            rows,
+            ledger: None,
+        });
+        let (mut result, mut detail) = match read {
             Read::Found { rows, as_of } => ("ok", json!({ "rows": rows, "as_of": as_of })),
             Read::Empty { as_of } => ("not_found", json!({ "rows": 0, "as_of": as_of })),
             Read::NoExport => ("not_found", json!({ "rows": 0, "export": "none" })),
         };
+        if s == Source::Rent {
+            // The markets' own ledgers, where they count (credit::ledger).
+            let ledger = ledger::read_for(conn, access.subject_uscc)?;
+            if !ledger.sources.is_empty() {
+                detail["ledger_rows"] = json!(ledger.rows());
+                detail["ledger_as_of"] = json!(ledger.as_of());
+                if ledger.rows() > 0 {
+                    result = "ok";
+                    if !matches!(read, Read::Found { .. })
+                        && let Some(d) = ledger.as_of()
+                    {
+                        facts.as_of.insert(Source::Rent, d);
+                    }
+                }
+                facts.rent.extend(ledger.rent);
+                facts.provenance.extend(ledger.sources);
+            }
+        }
         log(conn, access, s.as_str(), result, detail, now)?;
     }
     facts.canonicalize();

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::rows::{Dataset, SourceRow, date, each_credit_source};
-use crate::decision::Facts;
+use super::rows::{Dataset, RegistrationRow, SourceRow, date, each_credit_source};
+use crate::decision::{Facts, Source};
 
 /// A row that cannot be imported: file, line (1 = header) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,6 +102,9 @@ pub fn read_dir(dir: &Path) -> Result<Dataset, Vec<RowError>> {
         };
     }
     each_credit_source!(read);
+    if ds.present.contains(&Source::Registration) {
+        read_operator_ids(dir, &mut ds, &mut errors);
+    }
     if ds.present.is_empty() && errors.is_empty() {
         errors.push(RowError {
             file: dir.display().to_string(),
@@ -113,6 +116,103 @@ pub fn read_dir(dir: &Path) -> Result<Dataset, Vec<RowError>> {
         Ok(ds)
     } else {
         Err(errors)
+    }
+}
+
+/// `registration.csv`'s `operator_resident_id` column, read apart from the
+/// fact columns. No `Debug`: it holds an ID number.
+#[derive(serde::Deserialize)]
+struct OperatorIdRecord {
+    uscc: String,
+    #[serde(default)]
+    operator_birth_date: Option<String>,
+    #[serde(default)]
+    operator_resident_id: Option<String>,
+    as_of: String,
+}
+
+/// Reads the operators' ID numbers of `registration.csv` into `ds`: each a
+/// valid GB 11643 number whose birth date is the row's
+/// `operator_birth_date`. An error names the line and column, never the
+/// number.
+fn read_operator_ids(dir: &Path, ds: &mut Dataset, errors: &mut Vec<RowError>) {
+    let name = format!("{}.csv", Source::Registration.as_str());
+    let Ok(mut reader) = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(dir.join(&name))
+    else {
+        return; // reported by the fact read
+    };
+    for (i, record) in reader.deserialize::<OperatorIdRecord>().enumerate() {
+        let line = i as u64 + 2;
+        let Ok(r) = record else {
+            continue; // reported by the fact read
+        };
+        let Some(id) = r.operator_resident_id.as_deref().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let bound = shared::ids::CivilDate::parse_iso(&r.as_of)
+            .or_else(|| shared::ids::CivilDate::new(2100, 1, 1));
+        let parsed = bound.map(|b| shared::ids::ResidentId::parse(id, b));
+        let problem = match parsed {
+            Some(Ok(rid)) => {
+                let birth = rid.birth_date().to_string();
+                match r.operator_birth_date.as_deref().filter(|s| !s.is_empty()) {
+                    Some(b) if b != birth => Some(
+                        "operator_resident_id: its birth date is not operator_birth_date"
+                            .to_owned(),
+                    ),
+                    _ => {
+                        ds.operator_ids
+                            .0
+                            .insert(r.uscc.clone(), rid.expose().to_owned());
+                        None
+                    }
+                }
+            }
+            Some(Err(e)) => Some(format!("operator_resident_id: {}", e.message_en)),
+            None => None,
+        };
+        if let Some(message) = problem {
+            errors.push(RowError {
+                file: name.clone(),
+                line,
+                message,
+            });
+        }
+    }
+}
+
+/// `registration.csv` as written: the fact columns and the operator's ID
+/// number.
+#[derive(Serialize)]
+struct RegistrationExport<'a> {
+    uscc: &'a str,
+    name: &'a str,
+    entity_type: &'a str,
+    trade: &'a str,
+    registered_on: &'a str,
+    status: &'a str,
+    operator_name: &'a str,
+    operator_birth_date: Option<&'a str>,
+    operator_resident_id: Option<&'a str>,
+    as_of: &'a str,
+}
+
+impl<'a> RegistrationExport<'a> {
+    fn of(r: &'a RegistrationRow, ds: &'a Dataset) -> Self {
+        Self {
+            uscc: &r.uscc,
+            name: &r.name,
+            entity_type: &r.entity_type,
+            trade: &r.trade,
+            registered_on: &r.registered_on,
+            status: &r.status,
+            operator_name: &r.operator_name,
+            operator_birth_date: r.operator_birth_date.as_deref(),
+            operator_resident_id: ds.operator_ids.0.get(&r.uscc).map(String::as_str),
+            as_of: &r.as_of,
+        }
     }
 }
 
@@ -140,6 +240,17 @@ pub fn write_dir(dir: &Path, ds: &Dataset) -> Result<(), String> {
         };
     }
     each_credit_source!(put);
+    // Again, with the operators' ID numbers.
+    if !ds.registration.is_empty() {
+        let path = dir.join(format!("{}.csv", Source::Registration.as_str()));
+        let mut w = csv::Writer::from_path(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        for r in &ds.registration {
+            w.serialize(RegistrationExport::of(r, ds))
+                .map_err(|e| e.to_string())?;
+        }
+        w.flush().map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -151,7 +262,7 @@ fn write_header<R: SourceRow>(path: &Path) -> Result<(), String> {
 
 fn header_of<R: SourceRow>() -> Vec<&'static str> {
     match R::SOURCE {
-        crate::decision::Source::Registration => vec![
+        Source::Registration => vec![
             "uscc",
             "name",
             "entity_type",
@@ -160,9 +271,10 @@ fn header_of<R: SourceRow>() -> Vec<&'static str> {
             "status",
             "operator_name",
             "operator_birth_date",
+            "operator_resident_id",
             "as_of",
         ],
-        crate::decision::Source::Licences => {
+        Source::Licences => {
             vec![
                 "uscc",
                 "licence_no",
@@ -172,7 +284,7 @@ fn header_of<R: SourceRow>() -> Vec<&'static str> {
                 "as_of",
             ]
         }
-        crate::decision::Source::Penalties => vec![
+        Source::Penalties => vec![
             "uscc",
             "decision_no",
             "decided_on",
@@ -181,12 +293,12 @@ fn header_of<R: SourceRow>() -> Vec<&'static str> {
             "repaired_on",
             "as_of",
         ],
-        crate::decision::Source::Dishonesty | crate::decision::Source::Enforcement => {
+        Source::Dishonesty | Source::Enforcement => {
             vec!["uscc", "case_no", "listed_on", "removed_on", "as_of"]
         }
-        crate::decision::Source::Tax => vec!["uscc", "year", "grade", "as_of"],
-        crate::decision::Source::SocialInsurance => vec!["uscc", "months_paid_24", "as_of"],
-        crate::decision::Source::Utilities => vec![
+        Source::Tax => vec!["uscc", "year", "grade", "as_of"],
+        Source::SocialInsurance => vec!["uscc", "months_paid_24", "as_of"],
+        Source::Utilities => vec![
             "uscc",
             "utility",
             "months_on_time_12",
@@ -194,7 +306,7 @@ fn header_of<R: SourceRow>() -> Vec<&'static str> {
             "arrears_cents",
             "as_of",
         ],
-        crate::decision::Source::Rent => vec![
+        Source::Rent => vec![
             "uscc",
             "market",
             "stall_no",
@@ -204,7 +316,7 @@ fn header_of<R: SourceRow>() -> Vec<&'static str> {
             "paid_on",
             "as_of",
         ],
-        crate::decision::Source::HouseholdRating => vec!["uscc", "level", "rated_on", "as_of"],
+        Source::HouseholdRating => vec!["uscc", "level", "rated_on", "as_of"],
     }
 }
 
@@ -212,6 +324,40 @@ fn header_of<R: SourceRow>() -> Vec<&'static str> {
 mod tests {
     use super::*;
     use crate::credit::generate;
+
+    #[test]
+    fn a_bad_operator_id_is_reported_without_the_number() {
+        let dir = std::env::temp_dir().join(format!("mc-bad-id-{}", std::process::id()));
+        let ds = generate::generate(5, 6, "2026-11-20".parse().unwrap());
+        write_dir(&dir, &ds).unwrap();
+        let path = dir.join("registration.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first = ds.operator_ids.0[&ds.registration[0].uscc].clone();
+        let second = ds.operator_ids.0[&ds.registration[1].uscc].clone();
+        assert!(text.contains(&first), "the column is written");
+        // A wrong check character; another person's birth date.
+        let wrong = format!(
+            "{}{}",
+            &first[..17],
+            if first.ends_with('1') { '2' } else { '1' }
+        );
+        let other_birth = crate::credit::generate::resident_id("1950-01-01".parse().unwrap(), 1);
+        let text = text
+            .replacen(&first, &wrong, 1)
+            .replacen(&second, &other_birth, 1);
+        std::fs::write(&path, text).unwrap();
+        let errors = read_dir(&dir).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        let at: Vec<u64> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(at, [2, 3], "{errors:?}");
+        for e in &errors {
+            assert!(e.message.starts_with("operator_resident_id"), "{e}");
+            assert!(
+                !e.message.contains(&wrong) && !e.message.contains(&other_birth),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn a_bad_row_stops_the_whole_import_and_is_reported() {

@@ -112,7 +112,7 @@ pub enum Archetype {
 }
 
 /// A merchant to generate.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Spec<'a> {
     pub uscc: String,
     pub operator_name: String,
@@ -120,10 +120,42 @@ pub struct Spec<'a> {
     /// (market, stall number, monthly rent in cents) for a stall holder.
     pub stall: Option<(&'a str, &'a str, i64)>,
     pub archetype: Archetype,
+    /// The operator's resident ID number, when the person is given (demo
+    /// holders, `backend dev-business`): its birth date is then the
+    /// registry's. `None`: made from the drawn birth date.
+    pub operator_resident_id: Option<String>,
+}
+
+/// A Yixing (320282) resident ID number for a birth date: the three-digit
+/// sequence `seq` and the GB 11643 check character.
+pub fn resident_id(birth: NaiveDate, seq: u16) -> String {
+    let first17 = format!("{YIXING}{}{:03}", birth.format("%Y%m%d"), seq % 1000);
+    let check = shared::ids::resident_id_check_char(&first17).unwrap_or('0');
+    format!("{first17}{check}")
+}
+
+/// The birth date inside a resident ID number.
+pub fn birth_date_in(resident_id: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(resident_id.get(6..14)?, "%Y%m%d").ok()
+}
+
+/// A sequence number drawn from the USCC, not from the population's random
+/// stream, so adding ID numbers changed no other generated value.
+fn sequence_of(uscc: &str) -> u16 {
+    let h = uscc.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (h % 1000) as u16
 }
 
 fn pick<'a>(rng: &mut impl Rng, xs: &[&'a str]) -> &'a str {
     xs[rng.random_range(0..xs.len())]
+}
+
+/// A name and a trade as the population draws them.
+pub fn random_person(rng: &mut impl Rng) -> (String, String) {
+    let name = format!("{}{}", pick(rng, SURNAMES), pick(rng, GIVEN));
+    (name, pick(rng, TRADES).to_owned())
 }
 
 fn days_before(day: NaiveDate, days: i64) -> NaiveDate {
@@ -165,7 +197,12 @@ pub fn add_merchant(ds: &mut Dataset, rng: &mut impl Rng, spec: &Spec<'_>, as_of
     } else {
         rng.random_range(24..66)
     };
-    let birth = days_before(as_of, operator_age * 365 + rng.random_range(30..330));
+    let drawn_birth = days_before(as_of, operator_age * 365 + rng.random_range(30..330));
+    let (birth, operator_id) = match &spec.operator_resident_id {
+        Some(id) => (birth_date_in(id).unwrap_or(drawn_birth), id.clone()),
+        None => (drawn_birth, resident_id(drawn_birth, sequence_of(&uscc))),
+    };
+    ds.operator_ids.0.insert(uscc.clone(), operator_id);
     let town = pick(rng, TOWNS);
     ds.registration.push(RegistrationRow {
         uscc: uscc.clone(),
@@ -434,6 +471,7 @@ pub fn generate(count: usize, seed: u64, as_of: NaiveDate) -> Dataset {
         ..Dataset::default()
     };
     let mut seen = HashSet::new();
+    let mut ids = HashSet::new();
     let markets = ["万石石材市场", "丁蜀陶瓷城", "宜兴农贸批发市场"];
     let mut stall_numbers = Vec::with_capacity(count);
     for i in 0..count {
@@ -459,15 +497,59 @@ pub fn generate(count: usize, seed: u64, as_of: NaiveDate) -> Dataset {
             )
         });
         let spec = Spec {
-            uscc,
+            uscc: uscc.clone(),
             operator_name,
             trade,
             stall,
             archetype: Archetype::Random,
+            operator_resident_id: None,
         };
         add_merchant(&mut ds, &mut rng, &spec, as_of);
+        // Two operators born the same day may draw the same sequence: the
+        // later one takes the next free number, as the police would give.
+        if let Some(id) = ds.operator_ids.0.get(&uscc).cloned() {
+            let mut id = id;
+            let mut seq = id[14..17].parse::<u16>().unwrap_or(0);
+            while !ids.insert(id.clone()) {
+                seq = (seq + 1) % 1000;
+                id = resident_id(birth_date_in(&id).unwrap_or(as_of), seq);
+            }
+            ds.operator_ids.0.insert(uscc, id);
+        }
     }
     ds
+}
+
+/// The development roster of a generated population: every operator with a
+/// mobile number of their own (deterministic from `seed`), what the real-name
+/// check's carrier would know. `generate-credit-data` writes it beside the
+/// export.
+pub fn roster(ds: &Dataset, seed: u64) -> Vec<crate::identity::roster::RosterEntry> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x726f_7374_6572);
+    let mut used = HashSet::new();
+    ds.registration
+        .iter()
+        .filter_map(|r| {
+            let id = ds.operator_ids.0.get(&r.uscc)?;
+            let mut mobile;
+            loop {
+                mobile = format!(
+                    "1{}{:08}",
+                    ["35", "36", "37", "38", "50", "51", "52", "58", "87", "88"]
+                        [rng.random_range(0..10)],
+                    rng.random_range(0..100_000_000u64)
+                );
+                if used.insert(mobile.clone()) {
+                    break;
+                }
+            }
+            Some(crate::identity::roster::RosterEntry {
+                name: r.operator_name.clone(),
+                resident_id: id.clone(),
+                mobile,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -507,6 +589,37 @@ mod tests {
     }
 
     #[test]
+    fn every_operator_has_a_unique_valid_resident_id_born_on_the_registrys_day() {
+        let ds = generate(2000, 4, day());
+        assert_eq!(ds.operator_ids.0.len(), 2000);
+        let unique: HashSet<&String> = ds.operator_ids.0.values().collect();
+        assert_eq!(unique.len(), 2000);
+        let today = shared::ids::CivilDate::new(2026, 11, 20).unwrap();
+        for r in &ds.registration {
+            let id = &ds.operator_ids.0[&r.uscc];
+            assert!(
+                shared::ids::ResidentId::parse(id, today).is_ok(),
+                "check character"
+            );
+            assert_eq!(&id[..6], YIXING);
+            assert_eq!(
+                birth_date_in(id).map(|d| d.to_string()),
+                r.operator_birth_date,
+                "the ID's birth date is the registry's"
+            );
+        }
+        let roster = roster(&ds, 4);
+        assert_eq!(roster.len(), 2000);
+        let mobiles: HashSet<&String> = roster.iter().map(|e| &e.mobile).collect();
+        assert_eq!(mobiles.len(), 2000);
+        assert!(
+            roster
+                .iter()
+                .all(|e| shared::ids::MobileNumber::parse(&e.mobile).is_ok())
+        );
+    }
+
+    #[test]
     fn generated_rows_pass_the_import_checks() {
         let dir = std::env::temp_dir().join(format!("mc-gen-{}", std::process::id()));
         let ds = generate(300, 3, day());
@@ -515,6 +628,7 @@ mod tests {
         assert_eq!(back.row_count(), ds.row_count());
         assert_eq!(back.registration, ds.registration);
         assert_eq!(back.penalties, ds.penalties);
+        assert_eq!(back.operator_ids, ds.operator_ids);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -419,6 +419,20 @@ macro_rules! each_credit_source {
 }
 pub use each_credit_source;
 
+/// The registered operators' resident ID numbers of an export's
+/// registration rows, by USCC (the `operator_resident_id` column of
+/// `registration.csv`). Kept apart from [`RegistrationRow`], which is also a
+/// fact row: the ID number is never a fact a decision reads, it only says who
+/// may apply (`identity::registry`). `Debug` shows the count, never a number.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct OperatorIds(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for OperatorIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OperatorIds({} numbers)", self.0.len())
+    }
+}
+
 /// One export: every source's rows (a source with no file is empty and
 /// marked absent in `present`).
 #[derive(Debug, Clone, Default)]
@@ -435,6 +449,8 @@ pub struct Dataset {
     pub household_rating: Vec<HouseholdRow>,
     /// Sources this export contains (a file, possibly with no rows).
     pub present: std::collections::BTreeSet<Source>,
+    /// The registration rows' operator ID numbers.
+    pub operator_ids: OperatorIds,
 }
 
 impl Dataset {

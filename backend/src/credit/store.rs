@@ -31,6 +31,8 @@ pub struct SourceSummary {
 pub struct ImportSummary {
     pub batch_id: String,
     pub sources: BTreeMap<String, SourceSummary>,
+    /// Businesses whose registered operator was (re)placed in the registry.
+    pub operators: usize,
 }
 
 impl ImportSummary {
@@ -39,7 +41,22 @@ impl ImportSummary {
     }
 }
 
-/// Imports a checked export in one transaction: all rows or none.
+/// Imports a checked export in one transaction: all rows or none. The
+/// registration rows' operators go into the registry too (their ID numbers
+/// encrypted and indexed with `fields`).
+pub fn import_export(
+    conn: &mut DbConn,
+    ds: &Dataset,
+    fields: &crate::auth::keys::FieldCipher,
+    label: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> AppResult<ImportSummary> {
+    import(conn, ds, Some(fields), label, actor, now)
+}
+
+/// [`import_export`] of the facts alone: no one can be verified as the
+/// operator of these businesses afterwards (tests of the facts, back-tests).
 pub fn import_dataset(
     conn: &mut DbConn,
     ds: &Dataset,
@@ -47,21 +64,24 @@ pub fn import_dataset(
     actor: &str,
     now: DateTime<Utc>,
 ) -> AppResult<ImportSummary> {
+    import(conn, ds, None, label, actor, now)
+}
+
+fn import(
+    conn: &mut DbConn,
+    ds: &Dataset,
+    fields: Option<&crate::auth::keys::FieldCipher>,
+    label: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> AppResult<ImportSummary> {
     crate::db::write_transaction(conn, |conn| {
-        let batch_id = new_id("imp");
+        let batch_id = new_batch(conn, label, actor, now)?;
         let at = timestamp(now);
-        diesel::insert_into(import_batches::table)
-            .values((
-                import_batches::id.eq(&batch_id),
-                import_batches::label.eq(label),
-                import_batches::actor.eq(actor),
-                import_batches::imported_at.eq(&at),
-                import_batches::summary.eq("{}"),
-            ))
-            .execute(conn)?;
         let mut summary = ImportSummary {
             batch_id: batch_id.clone(),
             sources: BTreeMap::new(),
+            operators: 0,
         };
         macro_rules! import {
             ($field:ident, $ty:ty, $table:ident) => {
@@ -101,12 +121,48 @@ pub fn import_dataset(
             };
         }
         each_credit_source!(import);
+        if let Some(fields) = fields
+            && ds.present.contains(&Source::Registration)
+        {
+            let entries: Vec<crate::identity::registry::OperatorEntry<'_>> = ds
+                .registration
+                .iter()
+                .map(|r| crate::identity::registry::OperatorEntry {
+                    uscc: &r.uscc,
+                    name: &r.operator_name,
+                    resident_id: ds.operator_ids.0.get(&r.uscc).map(String::as_str),
+                    as_of: &r.as_of,
+                })
+                .collect();
+            summary.operators =
+                crate::identity::registry::import(conn, fields, &entries, &batch_id)?;
+        }
         let json = serde_json::to_string(&summary.sources).map_err(AppError::internal)?;
         diesel::update(import_batches::table.find(&batch_id))
             .set(import_batches::summary.eq(json))
             .execute(conn)?;
         Ok(summary)
     })
+}
+
+/// A new import batch (its summary filled in later, if at all).
+pub fn new_batch(
+    conn: &mut DbConn,
+    label: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> AppResult<String> {
+    let batch_id = new_id("imp");
+    diesel::insert_into(import_batches::table)
+        .values((
+            import_batches::id.eq(&batch_id),
+            import_batches::label.eq(label),
+            import_batches::actor.eq(actor),
+            import_batches::imported_at.eq(timestamp(now)),
+            import_batches::summary.eq("{}"),
+        ))
+        .execute(conn)?;
+    Ok(batch_id)
 }
 
 fn import_source<R: SourceRow>(

@@ -260,6 +260,8 @@ diesel::table! {
         channel -> Text,
         client_ip -> Text,
         user_agent -> Text,
+        subject_uscc -> Nullable<Text>,
+        person_index -> Nullable<Text>,
     }
 }
 
@@ -325,6 +327,11 @@ diesel::table! {
         profile_completed_at -> Nullable<Text>,
         created_at -> Text,
         updated_at -> Text,
+        resident_id_index -> Nullable<Text>,
+        identity_verified_at -> Nullable<Text>,
+        business_verified_at -> Nullable<Text>,
+        identity_checks_day -> Nullable<Text>,
+        identity_checks -> Integer,
     }
 }
 
@@ -420,6 +427,48 @@ diesel::table! {
     }
 }
 
+// Registry operators, verified persons, consent subjects (migration 000010).
+diesel::table! {
+    registry_operators (id) {
+        id -> Text,
+        uscc -> Text,
+        name -> Text,
+        resident_id_enc -> Text,
+        resident_id_index -> Text,
+        as_of -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+// The market's rent ledger per stall, and stall confirmations (migration 000011).
+diesel::table! {
+    market_rent_ledger (id) {
+        id -> Text,
+        market_id -> Text,
+        stall_id -> Text,
+        month -> Text,
+        due_cents -> BigInt,
+        paid_cents -> BigInt,
+        paid_on -> Nullable<Text>,
+        as_of -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> Text,
+        import_batch_id -> Text,
+    }
+}
+
+diesel::table! {
+    stall_confirmations (id) {
+        id -> Text,
+        stall_id -> Text,
+        merchant_id -> Text,
+        uscc -> Text,
+        person_index -> Text,
+        confirmed_at -> Text,
+        withdrawn_at -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(stalls -> markets (market_id));
 diesel::joinable!(products -> banks (bank_id));
 diesel::joinable!(staff_users -> markets (market_id));
@@ -448,6 +497,12 @@ diesel::joinable!(pool_entries -> applications (application_id));
 diesel::joinable!(pool_entries -> banks (bank_id));
 diesel::joinable!(staff_sessions -> staff_users (user_id));
 diesel::joinable!(staff_login_limits -> staff_users (user_id));
+diesel::joinable!(registry_operators -> import_batches (import_batch_id));
+diesel::joinable!(market_rent_ledger -> markets (market_id));
+diesel::joinable!(market_rent_ledger -> stalls (stall_id));
+diesel::joinable!(market_rent_ledger -> import_batches (import_batch_id));
+diesel::joinable!(stall_confirmations -> stalls (stall_id));
+diesel::joinable!(stall_confirmations -> merchants (merchant_id));
 
 /// Lists every table once: diesel may put any two of them in one query, and
 /// the tests learn which columns each declares.
@@ -520,4 +575,7 @@ every_table!(
     pool_entries,
     staff_sessions,
     staff_login_limits,
+    registry_operators,
+    market_rent_ledger,
+    stall_confirmations,
 );

@@ -46,6 +46,11 @@ pub struct Trace<'p> {
     pub base_points: i32,
     pub characteristics: Vec<CharacteristicTrace<'p>>,
     pub cap: CapTrace,
+    /// Each source the facts came from, with its origin and as-of date (the
+    /// facts' provenance). Empty, and so absent, for facts stored before
+    /// provenance was kept: their stored traces replay as they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<super::facts::FactSource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,7 +177,9 @@ fn verdict(policy: &Policy, vars: &Vars, score: i32) -> (Verdict, CapTrace) {
 
 /// Decides for `facts` under `policy` as of `day`.
 pub fn decide<'p>(policy: &'p Policy, facts: &Facts, day: NaiveDate) -> Decision<'p> {
-    decide_vars(policy, &derive(facts, day), day)
+    let mut d = decide_vars(policy, &derive(facts, day), day);
+    d.trace.sources = facts.provenance.clone();
+    d
 }
 
 /// [`decide`] over variables already derived (the back-test and the property
@@ -267,6 +274,7 @@ pub fn decide_vars<'p>(policy: &'p Policy, vars: &Vars, day: NaiveDate) -> Decis
             base_points: policy.scaling.base_points,
             characteristics,
             cap,
+            sources: Vec::new(),
         },
     }
 }

@@ -292,6 +292,49 @@ pub struct HouseholdRating {
     pub rated_on: NaiveDate,
 }
 
+/// Where a source's facts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The county's periodic export (credit platform, departments).
+    CountyExport,
+    /// A market's own rent ledger, uploaded by its office (first-party).
+    MarketLedger,
+}
+
+/// One upload of a market's ledger: who (`staff:<id>`) and when.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Upload {
+    pub by: String,
+    pub at: String,
+}
+
+/// Which market ledger, for which stall, and what of it was left to the
+/// county's export.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LedgerOrigin {
+    pub market: String,
+    pub stall: String,
+    pub uploads: Vec<Upload>,
+    /// Months of this ledger the county's export also holds: those are the
+    /// county's, never the ledger's.
+    pub months_left_to_county: usize,
+}
+
+/// Where one source's facts came from and as of when: what the decision
+/// trace shows beside the numbers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FactSource {
+    pub source: Source,
+    pub origin: Origin,
+    /// The export's (or ledger's) own as-of date; `None` when the source has
+    /// never been exported.
+    pub as_of: Option<NaiveDate>,
+    pub rows: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerOrigin>,
+}
+
 /// Everything known about one subject. A source missing from `as_of` was not
 /// read (or had no export); a source present with empty lists was read and
 /// holds nothing for this subject.
@@ -311,6 +354,12 @@ pub struct Facts {
     pub utilities: Vec<UtilityRecord>,
     pub rent: Vec<RentMonth>,
     pub household_rating: Option<HouseholdRating>,
+    /// Each source's origin and as-of date, as the connectors read them.
+    /// Absent from facts stored before it existed (and from back-test
+    /// populations), which is why it is skipped when empty: their canonical
+    /// form, hash and replay are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<FactSource>,
 }
 
 impl Facts {
@@ -324,6 +373,7 @@ impl Facts {
         self.tax_grades.sort();
         self.utilities.sort();
         self.rent.sort();
+        self.provenance.sort();
     }
 
     /// The canonical JSON text (call [`Facts::canonicalize`] first).

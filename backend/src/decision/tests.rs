@@ -580,6 +580,7 @@ fn generated(seed: u64, with_stall: bool) -> Facts {
         trade: "石材".into(),
         stall: with_stall.then_some(("万石石材市场", "A-01", 250_000)),
         archetype: Archetype::Random,
+        operator_resident_id: None,
     };
     add_merchant(&mut ds, &mut rng, &spec, d("2026-11-20"));
     ds.present = Source::ALL.into_iter().collect();

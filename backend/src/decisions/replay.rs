@@ -138,6 +138,8 @@ fn diff(name: &str, stored: &Value, now: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use diesel::Connection;
+
     use super::*;
     use crate::test_fixtures::{conn, decided, now, with_population};
 
@@ -194,5 +196,109 @@ mod tests {
         let r = replay(&mut c, &d.id).unwrap();
         assert_eq!(r.differences.len(), 1, "{:?}", r.differences);
         assert!(r.differences[0].starts_with("score"));
+    }
+
+    /// Decisions and consents stored before consents named their subject
+    /// and person (migrations up to 000005, facts without provenance) are
+    /// still there after the migrations of issue 9, replay identical, and
+    /// their consent names the subject it was used for, but no person: it
+    /// allows no new read.
+    #[test]
+    fn decisions_made_before_the_identity_migrations_replay_identical() {
+        use diesel::connection::SimpleConnection;
+        use diesel_migrations::MigrationHarness;
+
+        use crate::db::DbConn;
+        use crate::decision::Source;
+
+        let mut c = DbConn::establish(":memory:").unwrap();
+        let DbConn::Sqlite(s) = &mut c else {
+            unreachable!()
+        };
+        for _ in 0..5 {
+            s.run_next_migration(crate::db::MIGRATIONS).unwrap();
+        }
+        let applied = s.applied_migrations().unwrap();
+        assert_eq!(
+            applied.iter().map(ToString::to_string).max().as_deref(),
+            Some("20261126000005")
+        );
+        // A decision as the code before issue 9 stored it: the same engine,
+        // facts with no provenance (the field did not exist), so neither
+        // the facts' JSON nor the trace has the new keys.
+        let uscc = with_population(&mut c);
+        let mut facts = Facts {
+            uscc: uscc.clone(),
+            ..Facts::default()
+        };
+        for source in Source::ALL {
+            crate::credit::store::read_source(&mut c, source, &uscc, &mut facts).unwrap();
+        }
+        facts.canonicalize();
+        let policy = crate::decisions::current_policy();
+        let day: NaiveDate = "2026-11-26".parse().unwrap();
+        let d = decide(policy, &facts, day);
+        let facts_json = facts.canonical_json();
+        assert!(!facts_json.contains("provenance"));
+        let trace = serde_json::to_string(&d.trace).unwrap();
+        assert!(!trace.contains("sources"));
+        let q = |v: &str| v.replace('\'', "''");
+        c.batch_execute(&format!(
+            "INSERT INTO policies (version, sha256, body, first_used_at) VALUES ('{v}', '{sha}', '{body}', 't'); \
+             INSERT INTO consents (id, merchant_id, letter_version, text_sha256, categories, bank_ids, purpose, \
+               granted_at, expires_at, channel, client_ip, user_agent) VALUES ('cns_old', 'mer_old', 'v1', 'x', \
+               '{cats}', '[]', 'pre_credit_assessment', '2026-11-26T01:00:00.000Z', '2027-11-26T01:00:00.000Z', \
+               'wechat', '127.0.0.1', 'ua'); \
+             INSERT INTO decisions (id, merchant_id, subject_uscc, consent_id, policy_version, facts_sha256, \
+               facts_json, as_of, decided_on, outcome, score, grade, terms, reasons, trace, created_at) VALUES \
+               ('dec_old', 'mer_old', '{uscc}', 'cns_old', '{v}', '{fsha}', '{facts}', '{as_of}', '2026-11-26', \
+               '{outcome}', {score}, '{grade}', {terms}, '{reasons}', '{trace}', '2026-11-26T02:00:00.000Z');",
+            v = q(&policy.version),
+            sha = Facts::sha256_of(&policy.source_text),
+            body = q(&policy.source_text),
+            cats = serde_json::to_string(&Source::ALL).unwrap(),
+            fsha = Facts::sha256_of(&facts_json),
+            facts = q(&facts_json),
+            as_of = q(&serde_json::to_string(&facts.as_of).unwrap()),
+            outcome = d.outcome.as_str(),
+            score = d.score,
+            grade = d.grade.as_str(),
+            terms = d
+                .terms
+                .map(|t| format!("'{}'", q(&serde_json::to_string(&t).unwrap())))
+                .unwrap_or_else(|| "NULL".into()),
+            reasons = q(&serde_json::to_string(&d.explanation).unwrap()),
+            trace = q(&trace),
+        ))
+        .unwrap();
+
+        let DbConn::Sqlite(s) = &mut c else {
+            unreachable!()
+        };
+        s.run_pending_migrations(crate::db::MIGRATIONS).unwrap();
+        let r = replay(&mut c, "dec_old").unwrap();
+        assert!(r.identical(), "{:?}", r.differences);
+        let (subject, person): (Option<String>, Option<String>) =
+            crate::db::schema::consents::table
+                .find("cns_old")
+                .select((
+                    crate::db::schema::consents::subject_uscc,
+                    crate::db::schema::consents::person_index,
+                ))
+                .first(&mut c)
+                .unwrap();
+        assert_eq!(subject.as_deref(), Some(uscc.as_str()));
+        assert_eq!(person, None);
+        // It allows no new read, for anyone.
+        let e = crate::decisions::decide_for(
+            &mut c,
+            "t",
+            "mer_old",
+            Some("cns_old"),
+            &crate::test_fixtures::subject(&uscc),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "consent_subject");
     }
 }

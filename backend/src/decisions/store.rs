@@ -19,11 +19,14 @@ use crate::db::{DbConn, new_id, timestamp};
 use crate::decision::{Facts, Policy, Source, decide};
 use crate::error::{AppError, AppResult};
 
-/// The applicant: the business (USCC) and, from the resident ID, the
-/// operator's birth date. The ID number itself never reaches this module.
+/// The applicant: the business (USCC), the verified person applying for it
+/// (the blind index of their resident ID, which the consent must name) and
+/// their birth date, used only where the registry gives none. The ID number
+/// itself never reaches this module.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
     pub uscc: &'a str,
+    pub person_index: Option<&'a str>,
     pub birth_date: Option<NaiveDate>,
 }
 
@@ -102,11 +105,14 @@ pub fn decide_with(
         actor,
         merchant_id,
         subject_uscc: subject.uscc,
+        person_index: subject.person_index,
         consent_id,
         purpose: PURPOSE_PRE_CREDIT,
     };
     let mut facts = connectors::read_facts(conn, &access, &Source::ALL, now)?;
-    if subject.birth_date.is_some() {
+    // The registry's birth date of its operator is the fact; the verified
+    // person is that operator, so their ID's date only fills a gap.
+    if facts.birth_date.is_none() {
         facts.birth_date = subject.birth_date;
     }
     facts.canonicalize();
@@ -277,7 +283,9 @@ mod tests {
     use crate::connectors::AccessLogRow;
     use crate::db::schema::access_log;
     use crate::decisions::replay;
-    use crate::test_fixtures::{conn, consent, decided, now, with_population};
+    use crate::test_fixtures::{
+        PERSON, conn, consent, consent_for, decided, now, subject, with_population,
+    };
 
     fn log_rows(conn: &mut DbConn) -> Vec<AccessLogRow> {
         access_log::table
@@ -290,24 +298,28 @@ mod tests {
     fn without_a_valid_consent_nothing_is_read_and_the_refusal_is_logged() {
         let mut c = conn();
         let uscc = with_population(&mut c);
-        let subject = Subject {
-            uscc: &uscc,
-            birth_date: None,
-        };
-        let other = consent(&mut c, "mer_other", |_| {});
-        let withdrawn = consent(&mut c, "mer_1", |x| {
+        let subject = subject(&uscc);
+        let other = consent_for(&mut c, "mer_other", &uscc, |_| {});
+        let withdrawn = consent_for(&mut c, "mer_1", &uscc, |x| {
             x.withdrawn_at = Some("2026-11-26T01:30:00.000Z".into())
         });
-        let expired = consent(&mut c, "mer_1", |x| {
+        let expired = consent_for(&mut c, "mer_1", &uscc, |x| {
             x.expires_at = "2026-11-26T01:59:59.999Z".into()
         });
-        let not_yet = consent(&mut c, "mer_1", |x| {
+        let not_yet = consent_for(&mut c, "mer_1", &uscc, |x| {
             x.granted_at = "2026-11-26T02:00:00.001Z".into()
         });
-        let narrow = consent(&mut c, "mer_1", |x| {
+        let narrow = consent_for(&mut c, "mer_1", &uscc, |x| {
             x.categories = "[\"registration\",\"tax\"]".into()
         });
-        let other_purpose = consent(&mut c, "mer_1", |x| x.purpose = "marketing".into());
+        let other_purpose = consent_for(&mut c, "mer_1", &uscc, |x| x.purpose = "marketing".into());
+        // One consent covers one subject, for the person who signed it.
+        let other_subject = consent_for(&mut c, "mer_1", "92320282MA0000000X00", |_| {});
+        let other_person = consent_for(&mut c, "mer_1", &uscc, |x| {
+            x.person_index = Some("idx-someone-else".into())
+        });
+        // Signed before the real-name check: it names its subject, no person.
+        let unverified = consent(&mut c, "mer_1", |x| x.subject_uscc = Some(uscc.clone()));
         let cases = [
             (None, "consent_required"),
             (Some(other.as_str()), "consent_required"),
@@ -317,6 +329,9 @@ mod tests {
             (Some(not_yet.as_str()), "consent_expired"),
             (Some(narrow.as_str()), "consent_scope"),
             (Some(other_purpose.as_str()), "consent_scope"),
+            (Some(other_subject.as_str()), "consent_subject"),
+            (Some(other_person.as_str()), "consent_subject"),
+            (Some(unverified.as_str()), "consent_subject"),
         ];
         for (i, (id, code)) in cases.iter().enumerate() {
             let e = decide_for(&mut c, "system:test", "mer_1", *id, &subject, now()).unwrap_err();
@@ -337,10 +352,11 @@ mod tests {
     fn with_consent_each_source_read_is_logged_and_the_decision_is_stored() {
         let mut c = conn();
         let uscc = with_population(&mut c);
-        let id = consent(&mut c, "mer_1", |_| {});
+        let id = consent_for(&mut c, "mer_1", &uscc, |_| {});
         let subject = Subject {
             uscc: &uscc,
-            birth_date: Some("1980-05-01".parse().unwrap()),
+            person_index: Some(PERSON),
+            birth_date: Some("1900-05-01".parse().unwrap()),
         };
         let d = decide_for(
             &mut c,
@@ -392,7 +408,19 @@ mod tests {
             .unwrap();
         let facts: Facts = serde_json::from_str(&row.facts_json).unwrap();
         assert_eq!(facts.uscc, uscc);
-        assert_eq!(facts.birth_date, subject.birth_date);
+        // The registry's birth date, not the one the applicant's ID gave.
+        assert!(facts.birth_date.is_some());
+        assert_ne!(facts.birth_date, subject.birth_date);
+        // Each source's origin and as-of date is in the facts and the trace.
+        assert_eq!(facts.provenance.len(), Source::ALL.len());
+        assert!(
+            facts
+                .provenance
+                .iter()
+                .all(|p| p.origin == crate::decision::facts::Origin::CountyExport)
+        );
+        assert!(row.trace.contains("\"sources\":["), "{}", row.trace);
+        assert!(row.trace.contains("\"origin\":\"county_export\""));
         assert_eq!(Facts::sha256_of(&row.facts_json), d.facts_sha256);
         assert_eq!(row.decided_on, "2026-11-26");
         assert_eq!(row.outcome, d.view.outcome.as_str());
@@ -433,11 +461,8 @@ mod tests {
     fn a_policy_version_is_immutable_once_used() {
         let mut c = conn();
         let uscc = with_population(&mut c);
-        let id = consent(&mut c, "mer_1", |_| {});
-        let subject = Subject {
-            uscc: &uscc,
-            birth_date: None,
-        };
+        let id = consent_for(&mut c, "mer_1", &uscc, |_| {});
+        let subject = subject(&uscc);
         decide_for(&mut c, "t", "mer_1", Some(&id), &subject, now()).unwrap();
         let text = current_policy()
             .source_text
@@ -459,23 +484,10 @@ mod tests {
         let mut c = crate::test_fixtures::pg_pool().get().unwrap();
         let uscc = with_population(&mut c);
         let merchant = new_id("mer");
-        let denied = decide_for(
-            &mut c,
-            "t",
-            &merchant,
-            None,
-            &Subject {
-                uscc: &uscc,
-                birth_date: None,
-            },
-            now(),
-        );
+        let denied = decide_for(&mut c, "t", &merchant, None, &subject(&uscc), now());
         assert_eq!(denied.unwrap_err().code(), "consent_required");
-        let id = consent(&mut c, &merchant, |_| {});
-        let subject = Subject {
-            uscc: &uscc,
-            birth_date: None,
-        };
+        let id = consent_for(&mut c, &merchant, &uscc, |_| {});
+        let subject = subject(&uscc);
         let d = decide_for(&mut c, "t", &merchant, Some(&id), &subject, now()).unwrap();
         let results: Vec<String> = access_log::table
             .filter(access_log::merchant_id.eq(&merchant))

@@ -327,14 +327,25 @@ fn dashboard_scope(
     }
 }
 
+/// The county credit office sees exact figures; everyone else who reaches
+/// a dashboard (a market manager) the suppressed ones.
+fn dashboard_viewer(s: &StaffSession) -> dashboard::Viewer {
+    if s.is_operator() {
+        dashboard::Viewer::Operator
+    } else {
+        dashboard::Viewer::Manager
+    }
+}
+
 async fn dashboard_json(
     State(state): State<AppState>,
     s: StaffSession,
     q: Result<Query<MarketQuery>, QueryRejection>,
 ) -> AppResult<ApiJson<Dashboard>> {
     let market = dashboard_scope(&s, q)?;
+    let viewer = dashboard_viewer(&s);
     db::run(&state.pool, move |conn| {
-        dashboard::compute(conn, market.as_deref(), chrono::Utc::now())
+        dashboard::compute(conn, market.as_deref(), viewer, chrono::Utc::now())
     })
     .await
     .map(ApiJson)
@@ -346,8 +357,9 @@ async fn dashboard_csv(
     q: Result<Query<MarketQuery>, QueryRejection>,
 ) -> AppResult<Response> {
     let market = dashboard_scope(&s, q)?;
+    let viewer = dashboard_viewer(&s);
     let d = db::run(&state.pool, move |conn| {
-        dashboard::compute(conn, market.as_deref(), chrono::Utc::now())
+        dashboard::compute(conn, market.as_deref(), viewer, chrono::Utc::now())
     })
     .await?;
     Ok(csv_download(dashboard::to_csv(&d), "dashboard.csv"))

@@ -1,6 +1,7 @@
 //! `/api/m/...`: the merchant's side. The scanned code, SMS-code login, the
-//! session, the profile. Handlers extract and authorize; the work is in
-//! `services::login` and `services::merchant`.
+//! session, the real-name check, the profile. Handlers extract and
+//! authorize; the work is in `services::login`, `services::identity` and
+//! `services::merchant`.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -9,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use shared::merchant::{
-    CodeInfo, MeResponse, OtpRequest, Profile, ProfileInput, SessionRequest, validate_profile,
+    CodeInfo, IdentityInput, MeResponse, OtpRequest, Profile, ProfileInput, SessionRequest,
+    validate_identity, validate_profile,
 };
 
 use crate::db;
@@ -17,7 +19,7 @@ use crate::error::{ApiJson, AppError, AppResult};
 use crate::request::{
     IdempotencyKey, MerchantSession, RequestId, SameOrigin, SessionCookie, idempotency,
 };
-use crate::services::{login, merchant as service};
+use crate::services::{identity, login, merchant as service};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -26,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/otp", post(send_otp))
         .route("/session", post(create_session).delete(end_session))
         .route("/me", get(me))
+        .route("/identity", axum::routing::post(verify_identity))
         .route("/profile", get(my_profile).put(save_profile))
         .route("/merchants/{id}/profile", get(profile_by_id))
 }
@@ -121,6 +124,34 @@ async fn profile_by_id(
     .map(ApiJson)
 }
 
+/// The real-name check (实名认证): name and resident ID against the mobile
+/// number this session logged in with.
+async fn verify_identity(
+    State(state): State<AppState>,
+    rid: RequestId,
+    s: MerchantSession,
+    ApiJson(input): ApiJson<IdentityInput>,
+) -> AppResult<ApiJson<Profile>> {
+    let now = Utc::now();
+    let valid = validate_identity(&input, crate::clock::civil(crate::clock::china_day(now)))
+        .map_err(AppError::validation)?;
+    let (auth, check) = (state.auth.clone(), state.real_name.clone());
+    db::run(&state.pool, move |conn| {
+        identity::verify(
+            conn,
+            &*check,
+            &auth.fields,
+            &s.merchant_id,
+            &valid,
+            now,
+            rid.get(),
+        )
+    })
+    .await
+    .map(ApiJson)
+}
+
+/// The business the verified person applies for.
 async fn save_profile(
     State(state): State<AppState>,
     rid: RequestId,
@@ -128,11 +159,12 @@ async fn save_profile(
     ApiJson(input): ApiJson<ProfileInput>,
 ) -> AppResult<ApiJson<Profile>> {
     let now = Utc::now();
-    let valid = validate_profile(&input, crate::clock::civil(crate::clock::china_day(now)))
-        .map_err(AppError::validation)?;
-    let auth = state.auth.clone();
+    let today = crate::clock::civil(crate::clock::china_day(now));
     db::run(&state.pool, move |conn| {
-        service::save_profile(conn, &auth.fields, &s.merchant_id, &valid, now, rid.get())
+        let person = identity::person(conn, &s.merchant_id)?;
+        let birth = person.birth_date.map(crate::clock::civil);
+        let valid = validate_profile(&input, birth, today).map_err(AppError::validation)?;
+        service::save_profile(conn, &s.merchant_id, &valid, now, rid.get())
     })
     .await
     .map(ApiJson)

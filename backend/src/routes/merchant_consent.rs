@@ -47,8 +47,12 @@ pub fn router() -> Router<AppState> {
         .route("/application", get(latest_application))
 }
 
-async fn letter(State(state): State<AppState>, _: MerchantSession) -> AppResult<ApiJson<Letter>> {
-    db::run(&state.pool, consent::letter).await.map(ApiJson)
+async fn letter(State(state): State<AppState>, s: MerchantSession) -> AppResult<ApiJson<Letter>> {
+    db::run(&state.pool, move |conn| {
+        consent::letter(conn, &s.merchant_id)
+    })
+    .await
+    .map(ApiJson)
 }
 
 async fn list_consents(
@@ -158,11 +162,12 @@ async fn one_decision(
 /// repair). Refused, and logged, when that consent is no longer in force.
 async fn decide_again(
     State(state): State<AppState>,
+    rid: RequestId,
     s: MerchantSession,
     ApiJson(req): ApiJson<DecideRequest>,
 ) -> AppResult<ApiJson<MerchantDecision>> {
     db::run(&state.pool, move |conn| {
-        apps::decide(conn, &s.merchant_id, &req.consent_id, Utc::now())
+        apps::decide(conn, &s.merchant_id, &req.consent_id, Utc::now(), rid.get())
     })
     .await
     .map(ApiJson)

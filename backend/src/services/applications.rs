@@ -22,25 +22,57 @@ use crate::decisions::{self, Subject};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{audit, merchant_actor};
 use crate::services::consent::{self, ClientInfo};
+use crate::services::identity;
 
-/// Reads the merchant's data under `consent_id` and decides. A consent that
-/// is withdrawn or expired is refused by the connectors (403, logged).
+/// Reads the merchant's data under `consent_id` and decides. Nothing is
+/// read unless the merchant's verified person is still the registry's
+/// operator of their business, and a consent that names another business or
+/// person (the profile changed since it was signed) is refused here, audited,
+/// with no read at all. A consent that is withdrawn or expired is refused by
+/// the connectors (403, logged).
 pub fn decide(
     conn: &mut DbConn,
     merchant_id: &str,
     consent_id: &str,
     now: DateTime<Utc>,
+    request_id: Option<&str>,
 ) -> AppResult<MerchantDecision> {
-    let (uscc, birth) = consent::subject_of(conn, merchant_id)?;
-    let birth_date = birth.and_then(|b| b.parse::<NaiveDate>().ok());
+    let subject = identity::verified_subject(conn, merchant_id, request_id)?;
+    let named: Option<(Option<String>, Option<String>)> = consents::table
+        .filter(consents::id.eq(consent_id))
+        .filter(consents::merchant_id.eq(merchant_id))
+        .select((consents::subject_uscc, consents::person_index))
+        .first(conn)
+        .optional()?;
+    if let Some((uscc, person)) = named
+        && (uscc.as_deref() != Some(subject.uscc.as_str())
+            || person.as_deref() != Some(subject.person_index.as_str()))
+    {
+        audit(
+            conn,
+            &merchant_actor(merchant_id),
+            "decision.refused",
+            "consent",
+            Some(consent_id),
+            None,
+            json!({ "reason": "consent_subject_changed" }),
+            request_id,
+        )?;
+        return Err(AppError::conflict(
+            "consent_subject_changed",
+            "这份授权书不是为您现在填写的营业执照签署的，请重新签署授权书",
+            "This authorization was not signed for the business now in your details; please sign a new one",
+        ));
+    }
     let stored = decisions::decide_for(
         conn,
         &merchant_actor(merchant_id),
         merchant_id,
         Some(consent_id),
         &Subject {
-            uscc: &uscc,
-            birth_date,
+            uscc: &subject.uscc,
+            person_index: Some(&subject.person_index),
+            birth_date: subject.birth_date,
         },
         now,
     )?;
@@ -52,7 +84,7 @@ pub fn decide(
         Some(&stored.id),
         None,
         json!({ "consent_id": consent_id, "outcome": stored.view.outcome.as_str() }),
-        None,
+        request_id,
     )?;
     merchant_decision(conn, merchant_id, &stored.id)
 }
@@ -240,10 +272,11 @@ pub fn sign_and_decide(
         ],
     );
     idempotency::once(conn, fields, &claim, |conn| {
+        let subject = identity::verified_subject(conn, merchant_id, request_id)?;
         let sig = consent::validate(conn, req)?;
         let now = Utc::now();
-        let signed = consent::sign(conn, merchant_id, &sig, client, now, request_id)?;
-        let decision = decide(conn, merchant_id, &signed.id, now)?;
+        let signed = consent::sign(conn, merchant_id, &subject, &sig, client, now, request_id)?;
+        let decision = decide(conn, merchant_id, &signed.id, now, request_id)?;
         Reply::ok(&SignResponse {
             consent: signed,
             decision,
@@ -352,6 +385,11 @@ fn answer_in(
     if status != "active" {
         return Err(consent::not_in_force(status));
     }
+    // Signed before the real-name check: it proves no one's identity, so
+    // nothing under it goes to a bank.
+    if c.person_index.is_none() {
+        return Err(identity::identity_unverified());
+    }
     let at = timestamp(now);
     let new_status = if req.accept {
         "in_pool"
@@ -444,7 +482,10 @@ pub fn next_step(
     if !profile_complete {
         return Ok(NextStep::Profile);
     }
-    let Some(c) = consent::active(conn, merchant_id, now)? else {
+    let Ok(subject) = identity::verified_subject(conn, merchant_id, None) else {
+        return Ok(NextStep::Profile);
+    };
+    let Some(c) = consent::active(conn, merchant_id, &subject, now)? else {
         return Ok(NextStep::Authorize);
     };
     let in_pool: i64 = applications::table

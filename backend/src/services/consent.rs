@@ -1,7 +1,9 @@
 //! The authorization letter (授权书) and the consents signed with it: the
-//! versioned text, signing (the hash of the exact text shown must match),
-//! listing, reading back, and withdrawal, which also takes the merchant out
-//! of every bank's view. Every query is scoped by the caller's merchant id.
+//! versioned text, signing (the hash of the exact text shown must match; the
+//! consent names one subject, the verified person's verified business, and
+//! that person), listing, reading back, and withdrawal, which also takes the
+//! merchant out of every bank's view. Every query is scoped by the caller's
+//! merchant id.
 
 use chrono::{DateTime, Months, Utc};
 use diesel::prelude::*;
@@ -13,13 +15,12 @@ use shared::consent::{
 use shared::error::FieldError;
 
 use crate::connectors::{Consent, PURPOSE_PRE_CREDIT};
-use crate::db::schema::{
-    access_log, applications, banks, consents, merchants, pool_entries, products,
-};
+use crate::db::schema::{access_log, applications, banks, consents, pool_entries, products};
 use crate::db::{DbConn, new_id, parse_timestamp, timestamp};
 use crate::decision::Source;
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{audit, merchant_actor};
+use crate::services::identity::{self, VerifiedSubject};
 
 /// The version new signatures use. Older versions stay below so that a
 /// consent signed under them can still be shown word for word.
@@ -171,8 +172,17 @@ pub fn banks_for_grade(
     Ok(banks)
 }
 
-pub fn letter(conn: &mut DbConn) -> AppResult<Letter> {
+/// The current letter, with the business a signature would cover (the
+/// caller's verified business, when there is one).
+pub fn letter(conn: &mut DbConn, merchant_id: &str) -> AppResult<Letter> {
+    let subject = match identity::verified_subject(conn, merchant_id, None) {
+        Ok(s) => crate::identity::registry::business_entries(conn, &[s.uscc])?
+            .into_iter()
+            .next(),
+        Err(_) => None,
+    };
     Ok(Letter {
+        subject,
         version: CURRENT_VERSION.to_owned(),
         text_zh: letter_text(CURRENT_VERSION, "zh")
             .unwrap_or_default()
@@ -297,38 +307,19 @@ pub fn validate(conn: &mut DbConn, req: &SignRequest) -> AppResult<ValidSignatur
     })
 }
 
-/// The merchant's USCC and birth date, once the profile is complete.
-pub fn subject_of(conn: &mut DbConn, merchant_id: &str) -> AppResult<(String, Option<String>)> {
-    let row: Option<(Option<String>, Option<String>, Option<String>)> = merchants::table
-        .filter(merchants::id.eq(merchant_id))
-        .select((
-            merchants::uscc,
-            merchants::birth_date,
-            merchants::profile_completed_at,
-        ))
-        .first(conn)
-        .optional()?;
-    match row {
-        Some((Some(uscc), birth, Some(_))) => Ok((uscc, birth)),
-        Some(_) => Err(AppError::conflict(
-            "profile_incomplete",
-            "请先填写经营信息，再签署授权书",
-            "Please complete your business details before signing",
-        )),
-        None => Err(AppError::not_found()),
-    }
-}
-
-/// Stores a signed consent, valid for [`CONSENT_VALID_MONTHS`] from `now`.
+/// Stores a signed consent for `subject` (the merchant's verified subject,
+/// [`identity::verified_subject`]), valid for [`CONSENT_VALID_MONTHS`] from
+/// `now`.
+#[allow(clippy::too_many_arguments)]
 pub fn sign(
     conn: &mut DbConn,
     merchant_id: &str,
+    subject: &VerifiedSubject,
     sig: &ValidSignature,
     client: &ClientInfo,
     now: DateTime<Utc>,
     request_id: Option<&str>,
 ) -> AppResult<ConsentView> {
-    subject_of(conn, merchant_id)?;
     let expires = now
         .checked_add_months(Months::new(CONSENT_VALID_MONTHS))
         .ok_or_else(|| AppError::internal("consent expiry out of range"))?;
@@ -348,6 +339,8 @@ pub fn sign(
         client_ip: client.ip.clone(),
         // Bounded: it is evidence, not a place to store a client's essay.
         user_agent: client.user_agent.chars().take(500).collect(),
+        subject_uscc: Some(subject.uscc.clone()),
+        person_index: Some(subject.person_index.clone()),
     };
     crate::db::write_transaction(conn, |conn| {
         diesel::insert_into(consents::table)
@@ -365,6 +358,7 @@ pub fn sign(
                 "language": sig.language,
                 "bank_ids": sig.bank_ids,
                 "channel": row.channel,
+                "subject_uscc": subject.uscc,
             }),
             request_id,
         )
@@ -423,6 +417,7 @@ fn view(
         expires_at: c.expires_at,
         withdrawn_at: c.withdrawn_at,
         channel: c.channel,
+        subject_uscc: c.subject_uscc,
     })
 }
 
@@ -449,14 +444,18 @@ pub fn get(
     view(conn, c, true, now)
 }
 
-/// The merchant's active consent, newest first, if any.
+/// The merchant's newest active consent for `subject` (its business, signed
+/// by its verified person), if any.
 pub fn active(
     conn: &mut DbConn,
     merchant_id: &str,
+    subject: &VerifiedSubject,
     now: DateTime<Utc>,
 ) -> AppResult<Option<Consent>> {
     let rows: Vec<Consent> = consents::table
         .filter(consents::merchant_id.eq(merchant_id))
+        .filter(consents::subject_uscc.eq(&subject.uscc))
+        .filter(consents::person_index.eq(&subject.person_index))
         .filter(consents::withdrawn_at.is_null())
         .filter(consents::expires_at.gt(timestamp(now)))
         .order(consents::granted_at.desc())

@@ -21,13 +21,24 @@
 //!   recorded.
 //!
 //! "This week" counts people whose first such event falls in the week.
+//!
+//! Who sees what: the county credit office (operators) sees every figure
+//! exactly and each merchant's latest outcome. A market manager sees the
+//! onboarding steps (stalls, scanned, logged in, authorized) exactly, each
+//! credit-outcome count (offered, accepted, bank outcome, and their weekly
+//! figures) only as "<5" below [`SMALL_CELL`], and per merchant only how far
+//! they got with onboarding (logged in, verified, authorized): the letter
+//! promises a merchant's result goes to the banks they chose, not to the
+//! market.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use diesel::prelude::*;
 pub use shared::manager::Dashboard;
-use shared::manager::{FunnelStep, MerchantStatus, STATUS_ACTIVE, TargetFigure, WeekActivity};
+use shared::manager::{
+    Figure, FunnelStep, MerchantStatus, SMALL_CELL, STATUS_ACTIVE, TargetFigure, WeekActivity,
+};
 
 use crate::clock::{china_day, china_midnight};
 use crate::db::schema::{
@@ -60,34 +71,63 @@ fn firsts(rows: impl IntoIterator<Item = (String, String)>) -> HashMap<String, S
     out
 }
 
+/// Who looks at the dashboard, which decides what they may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// The county credit office: everything, exactly.
+    Operator,
+    /// A market office: outcome counts suppressed below [`SMALL_CELL`],
+    /// onboarding steps only per merchant.
+    Manager,
+}
+
+impl Viewer {
+    /// A count as this viewer may see it; `outcome` marks a credit outcome.
+    fn figure(self, n: i64, outcome: bool) -> Figure {
+        if outcome && self == Viewer::Manager {
+            Figure::suppressed(n)
+        } else {
+            Figure::Exact(n)
+        }
+    }
+}
+
+/// One funnel step: `outcome` marks a credit outcome (see [`Viewer`]).
+struct Step<'a> {
+    key: &'a str,
+    zh: &'a str,
+    en: &'a str,
+    outcome: bool,
+}
+
 fn step(
-    key: &str,
-    zh: &str,
-    en: &str,
+    viewer: Viewer,
+    s: Step<'_>,
     firsts: Option<&HashMap<String, String>>,
-    total: Option<i64>,
     week: &str,
 ) -> FunnelStep {
     let (total, this_week) = match firsts {
         Some(f) => (
-            total.unwrap_or(f.len() as i64),
+            f.len() as i64,
             f.values().filter(|at| at.as_str() >= week).count() as i64,
         ),
         None => (0, 0),
     };
     FunnelStep {
-        key: key.to_owned(),
-        label_zh: zh.to_owned(),
-        label_en: en.to_owned(),
-        total,
-        this_week,
+        key: s.key.to_owned(),
+        label_zh: s.zh.to_owned(),
+        label_en: s.en.to_owned(),
+        total: viewer.figure(total, s.outcome),
+        this_week: viewer.figure(this_week, s.outcome),
         tracked: firsts.is_some(),
+        outcome: s.outcome,
     }
 }
 
 pub fn compute(
     conn: &mut DbConn,
     market_id: Option<&str>,
+    viewer: Viewer,
     now: DateTime<Utc>,
 ) -> AppResult<Dashboard> {
     let market_name = match market_id {
@@ -184,64 +224,65 @@ pub fn compute(
             *e = (at, amount);
         }
     }
-    let offers_total_cents = latest.values().map(|(_, a)| a).sum();
+    let offers_count = viewer.figure(latest.len() as i64, true);
+    // The sum of fewer than five offers would tell one merchant's amount.
+    let offers_total_cents = offers_count
+        .exact()
+        .map(|_| latest.values().map(|(_, a)| a).sum());
 
     let week = timestamp(week_start(now));
+    let s = |key, zh, en, outcome| Step {
+        key,
+        zh,
+        en,
+        outcome,
+    };
     let funnel = vec![
         step(
-            "stalls",
-            "在用摊位",
-            "Active stalls",
+            viewer,
+            s("stalls", "在用摊位", "Active stalls", false),
             Some(&active),
-            None,
             &week,
         ),
         step(
-            "scanned",
-            "扫码并获取验证码",
-            "Scanned and asked for a code",
+            viewer,
+            s(
+                "scanned",
+                "扫码并获取验证码",
+                "Scanned and asked for a code",
+                false,
+            ),
             Some(&scanned),
-            None,
             &week,
         ),
         step(
-            "logged_in",
-            "登录",
-            "Logged in",
+            viewer,
+            s("logged_in", "登录", "Logged in", false),
             Some(&logged_in),
-            None,
             &week,
         ),
         step(
-            "authorized",
-            "签署授权",
-            "Authorized",
+            viewer,
+            s("authorized", "签署授权", "Authorized", false),
             Some(&authorized),
-            None,
             &week,
         ),
         step(
-            "offered",
-            "获得预授信",
-            "Pre-credit offered",
+            viewer,
+            s("offered", "获得预授信", "Pre-credit offered", true),
             Some(&offered),
-            None,
             &week,
         ),
         step(
-            "accepted",
-            "接受推荐",
-            "Accepted",
+            viewer,
+            s("accepted", "接受推荐", "Accepted", true),
             Some(&accepted),
-            None,
             &week,
         ),
         step(
-            "bank_outcome",
-            "银行放款结果",
-            "Bank outcome",
+            viewer,
+            s("bank_outcome", "银行放款结果", "Bank outcome", true),
             Some(&bank_outcome),
-            None,
             &week,
         ),
     ];
@@ -261,7 +302,7 @@ pub fn compute(
                 week_start: china_day(from).to_string(),
                 logged_in: within(&logged_in),
                 authorized: within(&authorized),
-                offered: within(&offered),
+                offered: viewer.figure(within(&offered), true),
             }
         })
         .collect();
@@ -281,7 +322,10 @@ pub fn compute(
             label_zh: "获得预授信（获授信商户 / 登录商户）".into(),
             label_en: "Credit obtained (merchants offered / logged in)".into(),
             target: "—".into(),
-            actual: percent(offered.len(), logged_in.len()),
+            actual: viewer
+                .figure(offered.len() as i64, true)
+                .exact()
+                .and_then(|_| percent(offered.len(), logged_in.len())),
         },
         TargetFigure {
             key: "npl_ratio".into(),
@@ -293,7 +337,7 @@ pub fn compute(
     ];
 
     let merchants = match market_id {
-        Some(_) => merchant_statuses(conn, &logged_in, &authorized, &offered)?,
+        Some(_) => merchant_statuses(conn, viewer, &logged_in, &authorized)?,
         None => Vec::new(),
     };
 
@@ -304,8 +348,9 @@ pub fn compute(
         generated_at: timestamp(now),
         week_start: china_day(this_monday).to_string(),
         funnel,
-        offers_count: latest.len() as i64,
+        offers_count,
         offers_total_cents,
+        suppressed: viewer == Viewer::Manager,
         weekly,
         targets,
         stalls_active: active.len() as i64,
@@ -365,19 +410,46 @@ fn answers(
     Ok((accepted, outcome))
 }
 
+/// Where each logged-in merchant is: onboarding steps for a manager; an
+/// operator also sees the latest decision's outcome.
 fn merchant_statuses(
     conn: &mut DbConn,
+    viewer: Viewer,
     logged_in: &HashMap<String, String>,
     authorized: &HashMap<String, String>,
-    offered: &HashMap<String, String>,
 ) -> AppResult<Vec<MerchantStatus>> {
     let ids: Vec<&str> = logged_in.keys().map(String::as_str).collect();
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(String, String, Option<String>)> = merchants::table
+        let rows: Vec<(String, String, Option<String>, Option<String>)> = merchants::table
             .filter(merchants::id.eq_any(chunk))
-            .select((merchants::id, merchants::mobile, merchants::stall_id))
+            .select((
+                merchants::id,
+                merchants::mobile,
+                merchants::stall_id,
+                merchants::identity_verified_at,
+            ))
             .load(conn)?;
+        // The latest outcome of each (operators only; never even read for a manager).
+        let mut outcomes: HashMap<String, (String, String)> = HashMap::new();
+        if viewer == Viewer::Operator {
+            let decided: Vec<(String, String, String)> = decisions::table
+                .filter(decisions::merchant_id.eq_any(chunk))
+                .select((
+                    decisions::merchant_id,
+                    decisions::created_at,
+                    decisions::outcome,
+                ))
+                .load(conn)?;
+            for (m, at, outcome) in decided {
+                let e = outcomes
+                    .entry(m)
+                    .or_insert_with(|| (at.clone(), outcome.clone()));
+                if at > e.0 {
+                    *e = (at, outcome);
+                }
+            }
+        }
         let stall_ids: Vec<&str> = rows.iter().filter_map(|r| r.2.as_deref()).collect();
         let numbers: HashMap<String, String> = stalls::table
             .filter(stalls::id.eq_any(&stall_ids))
@@ -385,11 +457,13 @@ fn merchant_statuses(
             .load::<(String, String)>(conn)?
             .into_iter()
             .collect();
-        for (id, mobile, stall_id) in rows {
-            let stage = if offered.contains_key(&id) {
-                "offered"
+        for (id, mobile, stall_id, verified) in rows {
+            let stage = if let Some((_, outcome)) = outcomes.get(&id) {
+                outcome.as_str()
             } else if authorized.contains_key(&id) {
                 "authorized"
+            } else if verified.is_some() {
+                "verified"
             } else {
                 "logged_in"
             };
@@ -420,7 +494,7 @@ pub fn to_csv(d: &Dashboard) -> Vec<u8> {
     let _ = w.write_record(["指标", "Step", "累计", "本周"]);
     for s in &d.funnel {
         let (t, wk) = if s.tracked {
-            (s.total.to_string(), s.this_week.to_string())
+            (s.total.shown(), s.this_week.shown())
         } else {
             ("—".to_owned(), "—".to_owned())
         };
@@ -429,7 +503,9 @@ pub fn to_csv(d: &Dashboard) -> Vec<u8> {
     let _ = w.write_record([
         "预授信总额（元）",
         "Offered amount (yuan)",
-        &shared::manager::format_yuan(d.offers_total_cents),
+        &d.offers_total_cents
+            .map(shared::manager::format_yuan)
+            .unwrap_or_else(|| format!("（不足{SMALL_CELL}笔，不显示）")),
         "",
     ]);
     let _ = w.write_record(["", "", "", ""]);
@@ -438,7 +514,7 @@ pub fn to_csv(d: &Dashboard) -> Vec<u8> {
         let _ = w.write_record([
             wk.week_start.as_str(),
             "",
-            &format!("{}/{}/{}", wk.logged_in, wk.authorized, wk.offered),
+            &format!("{}/{}/{}", wk.logged_in, wk.authorized, wk.offered.shown()),
             "",
         ]);
     }

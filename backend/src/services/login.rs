@@ -46,8 +46,8 @@ fn check_code(
     }
 }
 
-/// What the landing page shows for a scanned code: the market and stall,
-/// the holder's name masked.
+/// What the landing page shows for a scanned code: the market and the stall
+/// (number, zone, trade), nothing about its holder — a code is public.
 /// `via` names the door the scan came through: the API (`code_info`) or the
 /// server-rendered stall page (`page`); each scan comes through one of them,
 /// so a refused scan is one audit row.
@@ -66,9 +66,6 @@ pub fn code_info(
         stall_number: stall.as_ref().map(|s| s.number.clone()),
         zone: stall.as_ref().map(|s| s.zone.clone()),
         trade: stall.as_ref().map(|s| s.trade.clone()),
-        holder_name_masked: stall
-            .as_ref()
-            .map(|s| stall_codes::mask_name(&s.holder_name)),
     })
 }
 

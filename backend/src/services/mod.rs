@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod consent;
 pub mod dashboard;
+pub mod identity;
 pub mod login;
 pub mod merchant;
 pub mod rent_ledger;

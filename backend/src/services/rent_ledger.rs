@@ -1,12 +1,17 @@
-//! The market's rent ledger: the monthly rent payments the office uploads.
-//! They become first-party facts for the decision engine, written into the
-//! same `credit_rent` table the county exports fill (keyed by the stall
-//! holder's USCC, the market and the stall number). A later upload of the
-//! same stall and month replaces the earlier row; other months stay.
+//! The market's rent ledger: the monthly rent payments the office uploads,
+//! kept per stall in `market_rent_ledger` with who uploaded each row and
+//! when, and the ledger's own as-of date (the end of the last month the
+//! upload covers, or the upload day if earlier). A later upload of the same
+//! stall and month replaces the earlier row; other months stay.
+//!
+//! An upload says nothing about any business by itself: its rows become
+//! first-party facts only for the business whose verified operator
+//! confirmed the stall, and never over the county's own export
+//! (`credit::ledger`).
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 use shared::manager::{
@@ -14,9 +19,8 @@ use shared::manager::{
     RowError, parse_yuan,
 };
 
-use crate::db::schema::{credit_rent, credit_sources, import_batches, markets, stalls};
+use crate::db::schema::{import_batches, market_rent_ledger, markets, stalls};
 use crate::db::{DbConn, new_id, timestamp};
-use crate::decision::Source;
 use crate::error::AppResult;
 use crate::services::stall_import::{
     columns, csv_reader, decode, normalise_line_ends, rejected, unreadable,
@@ -87,8 +91,8 @@ fn date(s: &str) -> Option<String> {
         .map(|d| d.format("%Y-%m-%d").to_string())
 }
 
-/// `usccs`: stall number → the holder's USCC (`None`: none on file).
-fn check(bytes: &[u8], usccs: &HashMap<String, Option<String>>) -> AppResult<Checked> {
+/// `stall_ids`: the market's stall numbers → stall ids.
+fn check(bytes: &[u8], stall_ids: &HashMap<String, String>) -> AppResult<Checked> {
     let (text, encoding) = decode(bytes)?;
     let text = normalise_line_ends(&text);
     let mut out = Checked {
@@ -125,20 +129,13 @@ fn check(bytes: &[u8], usccs: &HashMap<String, Option<String>>) -> AppResult<Che
         let get = |f: &str| cols.get(f).and_then(|&i| record.get(i)).unwrap_or_default();
         let before = out.errors.len();
         let number = get("stall_number").to_owned();
-        match usccs.get(&number) {
-            None => out.errors.push(err(
+        if !stall_ids.contains_key(&number) {
+            out.errors.push(err(
                 line,
                 "stall_number",
                 "本市场没有这个摊位号",
                 "This market has no stall with this number",
-            )),
-            Some(None) => out.errors.push(err(
-                line,
-                "stall_number",
-                "该摊位未登记统一社会信用代码，请先在摊位信息中补填",
-                "This stall has no USCC on file; add it to the stall first",
-            )),
-            Some(Some(_)) => {}
+            ));
         }
         let m = month(get("month"));
         if m.is_none() {
@@ -223,13 +220,30 @@ fn check(bytes: &[u8], usccs: &HashMap<String, Option<String>>) -> AppResult<Che
     Ok(out)
 }
 
-fn usccs(conn: &mut DbConn, market_id: &str) -> AppResult<HashMap<String, Option<String>>> {
+fn stall_ids(conn: &mut DbConn, market_id: &str) -> AppResult<HashMap<String, String>> {
     Ok(stalls::table
         .filter(stalls::market_id.eq(market_id))
-        .select((stalls::number, stalls::uscc))
-        .load::<(String, Option<String>)>(conn)?
+        .select((stalls::number, stalls::id))
+        .load::<(String, String)>(conn)?
         .into_iter()
         .collect())
+}
+
+/// The ledger's own as-of date: the last day of the newest month it covers,
+/// or `today` if that is earlier (a month still running).
+fn ledger_as_of(rows: &[RentImportRow], today: NaiveDate) -> NaiveDate {
+    rows.iter()
+        .filter_map(|r| NaiveDate::parse_from_str(&format!("{}-01", r.month), "%Y-%m-%d").ok())
+        .max()
+        .and_then(|first| {
+            let next = if first.month() == 12 {
+                NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+            } else {
+                NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+            };
+            next.and_then(|n| n.pred_opt())
+        })
+        .map_or(today, |end| end.min(today))
 }
 
 pub fn preview(conn: &mut DbConn, market_id: &str, bytes: &[u8]) -> AppResult<RentImportPreview> {
@@ -237,7 +251,7 @@ pub fn preview(conn: &mut DbConn, market_id: &str, bytes: &[u8]) -> AppResult<Re
         .find(market_id)
         .select(markets::id)
         .first::<String>(conn)?;
-    let map = usccs(conn, market_id)?;
+    let map = stall_ids(conn, market_id)?;
     let c = check(bytes, &map)?;
     let months: BTreeSet<String> = c.rows.iter().map(|r| r.month.clone()).collect();
     Ok(RentImportPreview {
@@ -262,83 +276,51 @@ pub fn commit(
             .find(market_id)
             .select(markets::name)
             .first(conn)?;
-        let map = usccs(conn, market_id)?;
+        let map = stall_ids(conn, market_id)?;
         let c = check(bytes, &map)?;
         if !c.errors.is_empty() {
             return Err(rejected(&c.errors));
         }
         let now = Utc::now();
         let at = timestamp(now);
-        let as_of = crate::clock::china_day(now).to_string();
+        let as_of = ledger_as_of(&c.rows, crate::clock::china_day(now)).to_string();
         let batch_id = new_id("imp");
-        let source = Source::Rent.as_str();
         diesel::insert_into(import_batches::table)
             .values((
                 import_batches::id.eq(&batch_id),
                 import_batches::label.eq(format!("rent ledger: {market_name}")),
                 import_batches::actor.eq(actor),
                 import_batches::imported_at.eq(&at),
-                import_batches::summary
-                    .eq(json!({ source: { "as_of": as_of, "rows": c.rows.len() } }).to_string()),
+                import_batches::summary.eq(json!({
+                    "market_ledger": { "as_of": as_of, "rows": c.rows.len() }
+                })
+                .to_string()),
             ))
             .execute(conn)?;
         let mut replaced = 0;
         for r in &c.rows {
-            let uscc = map
-                .get(&r.stall_number)
-                .cloned()
-                .flatten()
-                .unwrap_or_default();
+            let stall_id = map.get(&r.stall_number).cloned().unwrap_or_default();
             replaced += diesel::delete(
-                credit_rent::table
-                    .filter(credit_rent::market.eq(&market_name))
-                    .filter(credit_rent::stall_no.eq(&r.stall_number))
-                    .filter(credit_rent::month.eq(&r.month)),
+                market_rent_ledger::table
+                    .filter(market_rent_ledger::stall_id.eq(&stall_id))
+                    .filter(market_rent_ledger::month.eq(&r.month)),
             )
             .execute(conn)?;
-            diesel::insert_into(credit_rent::table)
+            diesel::insert_into(market_rent_ledger::table)
                 .values((
-                    credit_rent::id.eq(new_id("cf")),
-                    credit_rent::uscc.eq(uscc),
-                    credit_rent::market.eq(&market_name),
-                    credit_rent::stall_no.eq(&r.stall_number),
-                    credit_rent::month.eq(&r.month),
-                    credit_rent::due_cents.eq(r.due_cents),
-                    credit_rent::paid_cents.eq(r.paid_cents),
-                    credit_rent::paid_on.eq(&r.paid_on),
-                    credit_rent::source.eq(source),
-                    credit_rent::as_of.eq(&as_of),
-                    credit_rent::import_batch_id.eq(&batch_id),
+                    market_rent_ledger::id.eq(new_id("mrl")),
+                    market_rent_ledger::market_id.eq(market_id),
+                    market_rent_ledger::stall_id.eq(&stall_id),
+                    market_rent_ledger::month.eq(&r.month),
+                    market_rent_ledger::due_cents.eq(r.due_cents),
+                    market_rent_ledger::paid_cents.eq(r.paid_cents),
+                    market_rent_ledger::paid_on.eq(&r.paid_on),
+                    market_rent_ledger::as_of.eq(&as_of),
+                    market_rent_ledger::uploaded_by.eq(actor),
+                    market_rent_ledger::uploaded_at.eq(&at),
+                    market_rent_ledger::import_batch_id.eq(&batch_id),
                 ))
                 .execute(conn)?;
-        }
-        // The source's newest export date: select, then insert or update.
-        let existing: Option<String> = credit_sources::table
-            .find(source)
-            .select(credit_sources::as_of)
-            .first(conn)
-            .optional()?;
-        match existing {
-            None => {
-                diesel::insert_into(credit_sources::table)
-                    .values((
-                        credit_sources::source.eq(source),
-                        credit_sources::as_of.eq(&as_of),
-                        credit_sources::import_batch_id.eq(&batch_id),
-                        credit_sources::updated_at.eq(&at),
-                    ))
-                    .execute(conn)?;
-            }
-            Some(old) if old <= as_of => {
-                diesel::update(credit_sources::table.find(source))
-                    .set((
-                        credit_sources::as_of.eq(&as_of),
-                        credit_sources::import_batch_id.eq(&batch_id),
-                        credit_sources::updated_at.eq(&at),
-                    ))
-                    .execute(conn)?;
-            }
-            Some(_) => {}
         }
         let result = RentImportResult {
             rows: c.rows.len(),
@@ -351,7 +333,7 @@ pub fn commit(
             "market",
             Some(market_id),
             Some(market_id),
-            json!({ "rows": result.rows, "replaced": replaced, "batch_id": batch_id, "encoding": c.encoding }),
+            json!({ "rows": result.rows, "replaced": replaced, "batch_id": batch_id, "encoding": c.encoding, "as_of": as_of }),
             request_id,
         )?;
         Ok(result)
@@ -373,11 +355,13 @@ mod tests {
 
     #[test]
     fn rows_are_checked_against_the_market() {
-        let map: HashMap<String, Option<String>> = [
-            ("A-01".to_owned(), Some("92320282MA1X2Y3Z4B".to_owned())),
-            ("A-02".to_owned(), None),
+        let map: HashMap<String, String> = [
+            ("A-01".to_owned(), "stl_1".to_owned()),
+            ("A-02".to_owned(), "stl_2".to_owned()),
         ]
         .into();
+        // A stall with no licence code on file takes its ledger all the
+        // same: the ledger is the market's, per stall.
         let file = "摊位号,月份,应缴（元）,实缴（元）,缴费日期\n\
             A-01,2026-10,3000,3000,2026-10-05\n\
             A-02,2026-10,3000,0,\n\
@@ -385,20 +369,33 @@ mod tests {
             A-01,2026-10,3000,3000,2026-10-06\n\
             A-01,2026-11,3000,100,\n";
         let c = check(file.as_bytes(), &map).unwrap();
-        assert_eq!(c.rows.len(), 1);
+        assert_eq!(c.rows.len(), 2);
         let at: Vec<(usize, &str)> = c
             .errors
             .iter()
             .map(|e| (e.line, e.field.as_str()))
             .collect();
+        assert_eq!(at, [(4, "stall_number"), (5, "month"), (6, "paid_on")]);
+    }
+
+    #[test]
+    fn the_ledgers_as_of_is_the_end_of_its_period() {
+        let row = |m: &str| RentImportRow {
+            line: 2,
+            stall_number: "A-01".into(),
+            month: m.into(),
+            due_cents: 1,
+            paid_cents: 1,
+            paid_on: None,
+        };
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let rows = [row("2026-09"), row("2026-10")];
+        assert_eq!(ledger_as_of(&rows, day("2026-12-02")), day("2026-10-31"));
+        // A month still running: the upload day.
+        assert_eq!(ledger_as_of(&rows, day("2026-10-20")), day("2026-10-20"));
         assert_eq!(
-            at,
-            [
-                (3, "stall_number"),
-                (4, "stall_number"),
-                (5, "month"),
-                (6, "paid_on")
-            ]
+            ledger_as_of(&[row("2025-12")], day("2026-12-02")),
+            day("2025-12-31")
         );
     }
 }

@@ -6,7 +6,7 @@ use shared::consent::{
     SignRequest, SignResponse,
 };
 use shared::merchant::{
-    CodeInfo, MeResponse, OtpRequest, OtpSent, Profile, ProfileInput, SessionRequest,
+    CodeInfo, IdentityInput, MeResponse, OtpRequest, OtpSent, Profile, ProfileInput, SessionRequest,
 };
 
 use super::{ApiError, delete, get, get_optional, post, post_once, put, segment};
@@ -37,6 +37,13 @@ pub async fn profile() -> Result<Profile, ApiError> {
     get("/api/m/profile").await
 }
 
+/// The real-name check (实名认证); the answer is the profile with the
+/// verified person and the businesses the registry lists for them.
+pub async fn verify_identity(input: &IdentityInput) -> Result<Profile, ApiError> {
+    post("/api/m/identity", input).await
+}
+
+/// The business the verified person applies for.
 pub async fn save_profile(input: &ProfileInput) -> Result<Profile, ApiError> {
     put("/api/m/profile", input).await
 }

@@ -11,7 +11,6 @@ pub mod staff;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shared::api::HealthResponse;
 use shared::error::{ApiErrorBody, FieldError};
 
 use crate::i18n::Lang;
@@ -74,6 +73,14 @@ impl ApiError {
         }
     }
 
+    /// The server's stable error code, when it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Server { body, .. } => Some(&body.code),
+            _ => None,
+        }
+    }
+
     /// The server's complaint about one request field.
     pub fn field(&self, name: &str) -> Option<&FieldError> {
         self.fields().iter().find(|f| f.field == name)
@@ -82,11 +89,6 @@ impl ApiError {
     pub fn has_field_errors(&self) -> bool {
         !self.fields().is_empty()
     }
-}
-
-/// `GET /api/health`: whether the server is up and reached its data.
-pub async fn health() -> Result<HealthResponse, ApiError> {
-    get("/api/health").await
 }
 
 /// A fresh `Idempotency-Key`: one per action the merchant means once, reused

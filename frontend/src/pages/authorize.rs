@@ -145,7 +145,16 @@ pub fn Authorize() -> Html {
         })
     };
 
-    let profile_missing = matches!(&*submit_error, Some(ApiError::Server { body, .. }) if body.code == "profile_incomplete");
+    // The signature needs a verified person and their verified business.
+    let profile_missing = submit_error
+        .as_ref()
+        .and_then(ApiError::code)
+        .is_some_and(|c| {
+            matches!(
+                c,
+                "profile_incomplete" | "identity_unverified" | "operator_mismatch"
+            )
+        });
 
     html! {
         <section id="authorize">
@@ -161,6 +170,16 @@ pub fn Authorize() -> Html {
                         { lang.pick("查看结果", "See my result") }
                     </Link<Route>>
                 </Notice>
+            }
+            if let Some(b) = &letter.subject {
+                <div class="card" id="letter-subject">
+                    <p class="muted">{ lang.pick(
+                        "本授权仅针对以下营业执照，查询结果只用于它：",
+                        "This authorization covers this business licence only:",
+                    ) }</p>
+                    <p><strong>{ b.name.clone() }</strong></p>
+                    <p class="muted" id="letter-subject-uscc">{ b.uscc.clone() }</p>
+                </div>
             }
             <div class="card" id="letter" data-version={letter.version.clone()}>
                 <div id="letter-text">{ render_letter(&text) }</div>

@@ -121,6 +121,10 @@ pub fn Consents() -> Html {
                                 <span class="muted">{ format!(" · {}", c.letter_version) }</span>
                             </h2>
                             <dl class="facts">
+                                if let Some(u) = &c.subject_uscc {
+                                    <dt>{ lang.pick("营业执照", "Business licence") }</dt>
+                                    <dd class="subject">{ u.clone() }</dd>
+                                }
                                 <dt>{ lang.pick("签署日期", "Signed") }</dt>
                                 <dd>{ day(&c.granted_at) }</dd>
                                 <dt>{ lang.pick("有效期至", "Valid until") }</dt>

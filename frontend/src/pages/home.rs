@@ -1,39 +1,27 @@
+//! The home page, the entry the city app (看宜兴) links to: what the product
+//! is, the way in for a stall holder (scan the stall's code) and for an
+//! individual business without a stall ("没有摊位？直接申请": the same login,
+//! real-name check and letter, with no stall or market), and the staff
+//! consoles. The service's technical status is at `/api/health`, not here.
+
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api;
 use crate::app::Route;
-use crate::components::{ErrorAlert, Loading, use_page_title};
-use crate::load::{Load, use_load};
-use crate::state::use_lang;
+use crate::components::use_page_title;
+use crate::state::{forget_scanned_code, use_lang};
 
-/// What the product is, who it is for, and whether the server is reachable.
 #[component]
 pub fn Home() -> Html {
     let lang = use_lang();
     use_page_title(lang.pick("首页", "Home"));
-    let health = use_load((), |()| api::health());
-
-    let status = match &*health {
-        Load::Loading => html! {
-            <Loading id="health-loading" label={lang.pick("正在连接服务器…", "Contacting the server…")} />
-        },
-        Load::Failed(e) => html! {
-            <ErrorAlert id="health-error" error={e.clone()} on_retry={health.retry()} />
-        },
-        Load::Loaded(h) => html! {
-            <dl class="facts" id="health">
-                <dt>{ lang.pick("市场", "Market") }</dt>
-                <dd id="health-market">{ h.market.clone().unwrap_or_default() }</dd>
-                <dt>{ lang.pick("数据库", "Database") }</dt>
-                <dd id="health-database">{ h.database.clone() }</dd>
-                <dt>{ lang.pick("版本", "Version") }</dt>
-                <dd id="health-version">{ h.version.clone() }</dd>
-                <dt>{ lang.pick("数据结构", "Schema") }</dt>
-                <dd id="health-migration">{ h.migration.clone() }</dd>
-            </dl>
-        },
-    };
+    let navigator = use_navigator();
+    let apply = Callback::from(move |_: MouseEvent| {
+        forget_scanned_code();
+        if let Some(nav) = &navigator {
+            nav.push(&Route::Login);
+        }
+    });
 
     html! {
         <>
@@ -41,8 +29,8 @@ pub fn Home() -> Html {
             <section class="card" id="for-merchants">
                 <h2>{ lang.pick("我是商户", "I run a stall") }</h2>
                 <p>{ lang.pick(
-                    "请用微信或“看宜兴”扫描您摊位上的市场码。确认摊位、登录并授权后，约一分钟即可看到预授信结果和原因。",
-                    "Scan the Market Code on your stall with WeChat or the 看宜兴 app. Confirm your stall, log in and give consent: in about a minute you see a pre-credit offer and the reasons for it.",
+                    "请用微信或“看宜兴”扫描您摊位上的市场码。确认摊位、登录、实名认证并授权后，约一分钟即可看到预授信结果和原因。",
+                    "Scan the Market Code on your stall with WeChat or the 看宜兴 app. Confirm your stall, log in, verify your identity and give consent: in about a minute you see a pre-credit offer and the reasons for it.",
                 ) }</p>
                 <p class="muted">{ lang.pick(
                     "不收任何费用。您可以随时查看和撤回授权。",
@@ -51,6 +39,16 @@ pub fn Home() -> Html {
                 <Link<Route> to={Route::Consents} classes="btn secondary block">
                     { lang.pick("我的授权", "My consents") }
                 </Link<Route>>
+            </section>
+            <section class="card" id="without-stall">
+                <h2>{ lang.pick("没有摊位？直接申请", "No stall? Apply directly") }</h2>
+                <p>{ lang.pick(
+                    "个体工商户和小微企业的经营者，也可以用手机直接申请：登录、实名认证、签署授权书，即可看到结果。",
+                    "Operators of individual businesses and small firms can apply on the phone too: log in, verify your identity, sign the authorization, and see your result.",
+                ) }</p>
+                <button type="button" id="apply-without-stall" class="btn block" onclick={apply}>
+                    { lang.pick("直接申请", "Apply now") }
+                </button>
             </section>
             <section class="card" id="for-staff">
                 <h2>{ lang.pick("工作人员入口", "Staff") }</h2>
@@ -63,10 +61,6 @@ pub fn Home() -> Html {
                     <a href="/bank" class="btn secondary">{ lang.pick("银行", "Bank") }</a>
                     <a href="/ops" class="btn secondary">{ lang.pick("运营", "Operator") }</a>
                 </div>
-            </section>
-            <section class="card" id="server-status">
-                <h2>{ lang.pick("服务状态", "Service status") }</h2>
-                { status }
             </section>
         </>
     }

@@ -103,10 +103,6 @@ pub fn Scan(props: &ScanProps) -> Html {
                                 <dt>{ lang.pick("经营类别", "Trade") }</dt>
                                 <dd id="code-trade">{ trade.clone() }</dd>
                             }
-                            if let Some(holder) = &info.holder_name_masked {
-                                <dt>{ lang.pick("登记人", "Holder") }</dt>
-                                <dd id="code-holder">{ holder.clone() }</dd>
-                            }
                             <dt>{ lang.pick("管理处电话", "Office phone") }</dt>
                             <dd><a id="code-phone" href={format!("tel:{}", info.market_office_phone)}>
                                 { info.market_office_phone.clone() }

@@ -1,8 +1,9 @@
 //! The funnel and weekly activity, drawn as plain SVG by the app (no chart
 //! library in the bundle), the plan's targets beside the figures, and a CSV
-//! export. Counts only: never a merchant's credit data.
+//! export. Counts only: never a merchant's credit data. A manager's outcome
+//! counts under five come as "<5" and are drawn as such.
 
-use shared::manager::{Dashboard, format_yuan as yuan};
+use shared::manager::{Dashboard, SMALL_CELL, format_yuan as yuan};
 use yew::prelude::*;
 
 use crate::api::staff as api;
@@ -54,17 +55,25 @@ pub fn DashboardView(props: &DashboardProps) -> Html {
                         { for d.funnel.iter().map(|s| html! {
                             <tr data-step={s.key.clone()}>
                                 <td>{ if lang == Lang::Zh { &s.label_zh } else { &s.label_en } }</td>
-                                <td class="total">{ if s.tracked { s.total.to_string() } else { lang.pick("暂无数据", "not recorded yet").to_owned() } }</td>
-                                <td class="week">{ if s.tracked { s.this_week.to_string() } else { "—".to_owned() } }</td>
+                                <td class="total">{ if s.tracked { s.total.shown() } else { lang.pick("暂无数据", "not recorded yet").to_owned() } }</td>
+                                <td class="week">{ if s.tracked { s.this_week.shown() } else { "—".to_owned() } }</td>
                             </tr>
                         }) }
                     </tbody>
                 </table>
             </div>
-            <p id="offer-amount">{ match lang {
-                Lang::Zh => format!("获得预授信 {} 户，额度合计 {} 元", d.offers_count, yuan(d.offers_total_cents)),
-                Lang::En => format!("{} merchants offered, {} yuan in total", d.offers_count, yuan(d.offers_total_cents)),
+            <p id="offer-amount">{ match (lang, d.offers_total_cents) {
+                (Lang::Zh, Some(total)) => format!("获得预授信 {} 户，额度合计 {} 元", d.offers_count.shown(), yuan(total)),
+                (Lang::En, Some(total)) => format!("{} merchants offered, {} yuan in total", d.offers_count.shown(), yuan(total)),
+                (Lang::Zh, None) => format!("获得预授信 {} 户（不足 {SMALL_CELL} 户时不显示确切数字和金额）", d.offers_count.shown()),
+                (Lang::En, None) => format!("{} merchants offered (below {SMALL_CELL}, neither the number nor the amount is shown)", d.offers_count.shown()),
             } }</p>
+            if d.suppressed {
+                <p class="muted" id="small-cell-note">{ lang.pick(
+                    "为保护商户隐私，评估结果类数字少于 5 时显示为“<5”，也不列出单个商户的结果。",
+                    "To protect merchants' privacy, outcome figures under 5 show as “<5”, and no single merchant's result is listed.",
+                ) }</p>
+            }
             <h3>{ lang.pick("漏斗", "Funnel") }</h3>
             { funnel_chart(d, lang) }
             <h3>{ lang.pick("近8周活动", "Last 8 weeks") }</h3>
@@ -106,9 +115,12 @@ pub fn DashboardView(props: &DashboardProps) -> Html {
                                     <tr>
                                         <td>{ m.stall_number.clone().unwrap_or_else(|| "—".to_owned()) }</td>
                                         <td>{ &m.mobile_masked }</td>
-                                        <td>{ match m.stage.as_str() {
-                                            "offered" => lang.pick("已获预授信", "Offered"),
+                                        <td class="stage" data-stage={m.stage.clone()}>{ match m.stage.as_str() {
+                                            "offer" => lang.pick("预授信", "Offered"),
+                                            "refer" => lang.pick("转人工", "Referred"),
+                                            "decline" => lang.pick("未通过", "Declined"),
                                             "authorized" => lang.pick("已授权", "Authorized"),
+                                            "verified" => lang.pick("已实名认证", "Identity verified"),
                                             _ => lang.pick("已登录", "Logged in"),
                                         } }</td>
                                         <td class="opt">{ &m.since }</td>
@@ -127,7 +139,13 @@ pub fn DashboardView(props: &DashboardProps) -> Html {
 
 fn funnel_chart(d: &Dashboard, lang: Lang) -> Html {
     let steps: Vec<_> = d.funnel.iter().filter(|s| s.tracked).collect();
-    let max = steps.iter().map(|s| s.total).max().unwrap_or(0).max(1) as f64;
+    // A "<5" is drawn as a sliver: its length must not tell the number.
+    let max = steps
+        .iter()
+        .filter_map(|s| s.total.exact())
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let row = 34.0;
     let height = row * steps.len() as f64 + 8.0;
     html! {
@@ -135,13 +153,13 @@ fn funnel_chart(d: &Dashboard, lang: Lang) -> Html {
             aria-label={lang.pick("漏斗图", "Funnel chart")}>
             { for steps.iter().enumerate().map(|(i, s)| {
                 let y = 4.0 + i as f64 * row;
-                let w = (s.total as f64 / max * 360.0).max(2.0);
+                let w = (s.total.exact().unwrap_or(0) as f64 / max * 360.0).max(2.0);
                 let label = if lang == Lang::Zh { s.label_zh.clone() } else { s.label_en.clone() };
                 html! {
                     <g>
                         <text x="0" y={format!("{}", y + 20.0)} font-size="13">{ label }</text>
                         <rect x="200" y={y.to_string()} width={format!("{w:.1}")} height="26" fill="#c0392b" rx="3" />
-                        <text x={format!("{:.1}", 206.0 + w)} y={format!("{}", y + 19.0)} font-size="13">{ s.total }</text>
+                        <text x={format!("{:.1}", 206.0 + w)} y={format!("{}", y + 19.0)} font-size="13">{ s.total.shown() }</text>
                     </g>
                 }
             }) }
@@ -153,7 +171,7 @@ fn weekly_chart(d: &Dashboard, lang: Lang) -> Html {
     let max = d
         .weekly
         .iter()
-        .flat_map(|w| [w.logged_in, w.authorized, w.offered])
+        .flat_map(|w| [w.logged_in, w.authorized, w.offered.exact().unwrap_or(0)])
         .max()
         .unwrap_or(0)
         .max(1) as f64;
@@ -169,7 +187,7 @@ fn weekly_chart(d: &Dashboard, lang: Lang) -> Html {
                 let x0 = i as f64 * slot + 6.0;
                 html! {
                     <g>
-                        { for [w.logged_in, w.authorized, w.offered].iter().enumerate().map(|(k, v)| {
+                        { for [w.logged_in, w.authorized, w.offered.exact().unwrap_or(0)].iter().enumerate().map(|(k, v)| {
                             let h = *v as f64 / max * chart_h;
                             html! { <rect x={format!("{:.1}", x0 + k as f64 * bar)} y={format!("{:.1}", top + chart_h - h)}
                                 width={format!("{:.1}", bar - 1.0)} height={format!("{h:.1}")} fill={colors[k]} /> }

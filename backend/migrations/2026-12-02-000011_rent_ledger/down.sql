@@ -1,0 +1,2 @@
+DROP TABLE stall_confirmations;
+DROP TABLE market_rent_ledger;
