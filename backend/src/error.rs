@@ -19,6 +19,9 @@ pub struct AppError(Box<ErrorParts>);
 pub struct ErrorParts {
     pub status: StatusCode,
     pub body: ApiErrorBody,
+    /// Seconds after which a refused request may succeed: sent as
+    /// `Retry-After` (a 429 or 503 says when to come back).
+    pub retry_after: Option<u64>,
     /// Logged, never sent.
     internal: Option<String>,
 }
@@ -46,6 +49,7 @@ impl AppError {
                 message_en: message_en.to_owned(),
                 fields: Vec::new(),
             },
+            retry_after: None,
             internal: None,
         }))
     }
@@ -130,6 +134,12 @@ impl AppError {
     pub fn code(&self) -> &str {
         &self.body.code
     }
+
+    /// Tells the client when to try again (`Retry-After`, at least 1 s).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
 }
 
 impl std::fmt::Display for AppError {
@@ -152,7 +162,12 @@ impl IntoResponse for AppError {
             tracing::debug!(code = %self.body.code, "request refused");
         }
         let parts = *self.0;
-        (parts.status, axum::Json(parts.body)).into_response()
+        let mut res = (parts.status, axum::Json(parts.body)).into_response();
+        if let Some(seconds) = parts.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        res
     }
 }
 

@@ -30,7 +30,7 @@ use tower_http::compression::CompressionLayer;
 
 use crate::db;
 use crate::error::AppError;
-use crate::request::RequestId;
+use crate::request::{ClientInfo, RequestId};
 use crate::services::login;
 use crate::state::AppState;
 
@@ -50,6 +50,7 @@ pub fn router() -> Router<AppState> {
 async fn page(
     State(state): State<AppState>,
     rid: RequestId,
+    client: ClientInfo,
     code: Result<UrlPath<String>, PathRejection>,
 ) -> Response {
     let Ok(shell) = Shell::load(&state.config.dist_dir).await else {
@@ -61,16 +62,16 @@ async fn page(
             let auth = state.auth.clone();
             let text = code.clone();
             let result = db::run(&state.pool, move |conn| {
-                login::code_info(conn, &auth, &text, "page", rid.get())
+                login::code_info(conn, &auth, &text, &client.ip, rid.get())
             })
             .await;
             (code, result)
         }
         // Not even text (bad percent-encoding), or far longer than any code:
         // refused like any unreadable code, without a lookup, and not echoed
-        // into the page. (Like the API's path rejection, no audit row here;
+        // into the page. (Like the API's path rejection, not counted here;
         // the app, finding no answer for its path, asks the API, which
-        // refuses and audits it once.)
+        // refuses and counts it once.)
         _ => (String::new(), Err(invalid_code())),
     };
     let (status, answer) = match result {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::AuthState;
 use crate::config::Config;
 use crate::db::{self, Backend, DbPool};
+use crate::passwords::HashPool;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +18,8 @@ pub struct AppState {
     /// Merchant-side keys (stall codes, field encryption) and the SMS
     /// sender: `AuthState::from_config(&config)`.
     pub auth: Arc<AuthState>,
+    /// Where staff passwords are hashed: bounded, off the database pool.
+    pub hasher: Arc<HashPool>,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
             backend,
             migration: migration.into(),
             auth: Arc::new(auth),
+            hasher: Arc::new(HashPool::for_this_machine()),
         })
     }
 }

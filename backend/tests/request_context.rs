@@ -68,12 +68,9 @@ impl TestServer {
             hex::encode(rand::random::<[u8; 6]>())
         ));
         let config = Config {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            database_url: dir.join("market-code.sqlite3").display().to_string(),
-            data_dir: dir.clone(),
-            dist_dir: dir.join("dist"),
             public_url: PUBLIC_URL.to_owned(),
             trusted_proxies: parse_trusted_proxies(trusted).unwrap(),
+            ..Config::local(dir.clone())
         };
         std::fs::create_dir_all(&dir).unwrap();
         let state = AppState::open(config).unwrap();

@@ -4,7 +4,10 @@
 //!
 //! The key is claimed with an INSERT before acting (the primary key decides
 //! between concurrent twins: the loser gets 409), and the response is stored
-//! after. Failures that a retry might cure (5xx, 429) release the claim.
+//! after. Failures that a retry might cure (5xx, 429) release the claim;
+//! for an anonymous caller every failure does ([`Claim::successes_only`]),
+//! so keys sent with refused requests leave no rows. Rows older than
+//! [`WINDOW`] are swept by the next claim of any scope.
 //!
 //! This is the stored part, free of HTTP types: [`once`] runs a use case and
 //! returns a [`Reply`]. Reading the header and turning a reply into a
@@ -56,11 +59,16 @@ pub fn begin(
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> AppResult<Begin> {
-    // Expired keys of this scope (the key itself included) go first.
+    // Expired keys of this scope (the key itself included) go first, and
+    // every scope's keys past the longest window.
     diesel::delete(
         idempotency_keys::table
             .filter(idempotency_keys::scope.eq(scope))
             .filter(idempotency_keys::created_at.le(timestamp(now - ttl))),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.le(timestamp(now - WINDOW))),
     )
     .execute(conn)?;
     let inserted = diesel::insert_into(idempotency_keys::table)
@@ -167,6 +175,7 @@ pub struct Claim<'a> {
     key: Option<&'a str>,
     hash: String,
     ttl: Duration,
+    successes_only: bool,
 }
 
 impl<'a> Claim<'a> {
@@ -177,11 +186,26 @@ impl<'a> Claim<'a> {
             key,
             hash: request_hash(body_parts),
             ttl: WINDOW,
+            successes_only: false,
         }
     }
 
+    /// A window shorter than [`WINDOW`].
     pub fn within(self, ttl: Duration) -> Self {
-        Self { ttl, ..self }
+        Self {
+            ttl: ttl.min(WINDOW),
+            ..self
+        }
+    }
+
+    /// Keeps only successful replies: for anonymous callers, whose refused
+    /// requests must not leave a row each. A retry of a refused request is
+    /// then simply refused again.
+    pub fn successes_only(self) -> Self {
+        Self {
+            successes_only: true,
+            ..self
+        }
     }
 }
 
@@ -195,6 +219,7 @@ pub fn once(
     act: impl FnOnce(&mut DbConn) -> AppResult<Reply>,
 ) -> AppResult<Reply> {
     let (scope, hash, ttl) = (claim.scope.as_str(), claim.hash.as_str(), claim.ttl);
+    let keeps = |status: u16| keeps(status) && !claim.successes_only;
     let Some(key) = claim.key else {
         return act(conn);
     };

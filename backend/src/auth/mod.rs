@@ -6,6 +6,7 @@
 
 pub mod idempotency;
 pub mod keys;
+pub mod limits;
 pub mod origin;
 pub mod otp;
 pub mod session;

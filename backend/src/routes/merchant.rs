@@ -15,7 +15,7 @@ use shared::merchant::{
 use crate::db;
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::request::{
-    IdempotencyKey, MerchantSession, RequestId, SameOrigin, SessionCookie, idempotency,
+    ClientInfo, IdempotencyKey, MerchantSession, RequestId, SameOrigin, SessionCookie, idempotency,
 };
 use crate::services::{login, merchant as service};
 use crate::state::AppState;
@@ -33,11 +33,12 @@ pub fn router() -> Router<AppState> {
 async fn code_info(
     State(state): State<AppState>,
     rid: RequestId,
+    client: ClientInfo,
     Path(code): Path<String>,
 ) -> AppResult<ApiJson<CodeInfo>> {
     let auth = state.auth.clone();
     db::run(&state.pool, move |conn| {
-        login::code_info(conn, &auth, &code, "code_info", rid.get())
+        login::code_info(conn, &auth, &code, &client.ip, rid.get())
     })
     .await
     .map(ApiJson)
@@ -47,12 +48,14 @@ async fn send_otp(
     State(state): State<AppState>,
     _: SameOrigin,
     rid: RequestId,
+    client: ClientInfo,
     key: IdempotencyKey,
     ApiJson(req): ApiJson<OtpRequest>,
 ) -> AppResult<Response> {
     let auth = state.auth.clone();
+    let limits = state.config.limits;
     let reply = db::run(&state.pool, move |conn| {
-        login::send_otp(conn, &auth, &req, key.get(), rid.get())
+        login::send_otp(conn, &auth, &limits, &req, &client, key.get(), rid.get())
     })
     .await?;
     Ok(idempotency::respond(reply, state.auth.cookie_secure))
@@ -62,12 +65,14 @@ async fn create_session(
     State(state): State<AppState>,
     _: SameOrigin,
     rid: RequestId,
+    client: ClientInfo,
     key: IdempotencyKey,
     ApiJson(req): ApiJson<SessionRequest>,
 ) -> AppResult<Response> {
     let auth = state.auth.clone();
+    let limits = state.config.limits;
     let reply = db::run(&state.pool, move |conn| {
-        login::create_session(conn, &auth, &req, key.get(), rid.get())
+        login::create_session(conn, &auth, &limits, &req, &client, key.get(), rid.get())
     })
     .await?;
     Ok(idempotency::respond(reply, state.auth.cookie_secure))

@@ -7,6 +7,7 @@ pub mod consent;
 pub mod dashboard;
 pub mod login;
 pub mod merchant;
+pub mod refusals;
 pub mod rent_ledger;
 pub mod staff;
 pub mod stall_import;
