@@ -132,7 +132,7 @@ impl TestServer {
             Some(stall),
         )
         .unwrap();
-        url.rsplit_once("/s/").unwrap().1.to_owned()
+        url.rsplit_once("/S/").unwrap().1.to_owned()
     }
 
     fn outbox_code(&self, mobile: &str) -> String {

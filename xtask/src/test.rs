@@ -38,8 +38,10 @@ pub fn run_all(args: &[String]) -> Result {
     cargo_test(
         &mut tally,
         "cargo test",
+        // Every test binary runs even when one fails, so the count is whole.
         &[
             "test",
+            "--no-fail-fast",
             "--workspace",
             "--exclude",
             "e2e",
@@ -272,7 +274,7 @@ fn suite_run(
         ),
     ];
     env.extend(extra.iter().cloned());
-    let mut args = vec!["test", "-p", "e2e"];
+    let mut args = vec!["test", "--no-fail-fast", "-p", "e2e"];
     for n in names {
         args.push("--test");
         args.push(n);
