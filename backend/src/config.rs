@@ -107,7 +107,11 @@ impl Limits {
     /// replace the defaults, the others stay. Unknown names are an error.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut limits = Self::default();
-        for entry in text.split([',', ' ']).map(str::trim).filter(|e| !e.is_empty()) {
+        for entry in text
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             let (name, value) = entry
                 .split_once('=')
                 .ok_or_else(|| format!("{entry:?} is not name=value"))?;

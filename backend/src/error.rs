@@ -7,6 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::error::{ApiErrorBody, FieldError};
+use shared::limits::Bounded;
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -224,10 +225,27 @@ impl From<JsonRejection> for AppError {
     }
 }
 
-/// `axum::Json`, but a malformed body is the same JSON error as everything else.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// `axum::Json`, but a malformed body is the same JSON error as everything
+/// else, and a body is accepted only within its type's bounds
+/// (`shared::limits::Bounded`): a string or list over its limit is a 422
+/// naming the field, before the handler does any work. (The body's size is
+/// capped before it is even parsed: see `routes`.)
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned + Bounded,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        value.check_bounds().map_err(AppError::validation)?;
+        Ok(Self(value))
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {

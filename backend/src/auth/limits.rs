@@ -207,7 +207,9 @@ mod tests {
         assert!(take(&mut conn, "x:c", 0, HOUR, later).unwrap().is_err());
         // Rows of windows long gone are swept when a new bucket is made.
         let much_later = t + Duration::days(3);
-        take(&mut conn, "x:d", 3, HOUR, much_later).unwrap().unwrap();
+        take(&mut conn, "x:d", 3, HOUR, much_later)
+            .unwrap()
+            .unwrap();
         let left: i64 = rate_counters::table.count().get_result(&mut conn).unwrap();
         assert_eq!(left, 1);
     }

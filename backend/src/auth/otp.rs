@@ -36,7 +36,11 @@ fn send_buckets(limits: &Limits, mobile: &str, client_ip: &str) -> [(String, u32
             limits.otp_sends_per_address,
             HOUR,
         ),
-        (limits::bucket("otp_send", "all"), limits.otp_sends_total, HOUR),
+        (
+            limits::bucket("otp_send", "all"),
+            limits.otp_sends_total,
+            HOUR,
+        ),
         (
             limits::bucket("otp_send:number_addr", &format!("{mobile}@{client_ip}")),
             SENDS_PER_DAY_PER_ADDRESS,
@@ -475,11 +479,30 @@ mod tests {
         };
 
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
-        assert!(verify(&mut conn, &fields, &Limits::default(), m, &code, "203.0.113.9", now).is_ok());
+        assert!(
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &code,
+                "203.0.113.9",
+                now
+            )
+            .is_ok()
+        );
         assert_eq!(
-            verify(&mut conn, &fields, &Limits::default(), m, &code, "203.0.113.9", now)
-                .unwrap_err()
-                .code(),
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &code,
+                "203.0.113.9",
+                now
+            )
+            .unwrap_err()
+            .code(),
             "otp_invalid"
         );
 
@@ -488,19 +511,48 @@ mod tests {
         let new = issue(&mut conn, &fields, m, &ctx, now + Duration::seconds(1)).unwrap();
         if old != new {
             assert_eq!(
-                verify(&mut conn, &fields, &Limits::default(), m, &old, "203.0.113.9", now).unwrap_err().code(),
+                verify(
+                    &mut conn,
+                    &fields,
+                    &Limits::default(),
+                    m,
+                    &old,
+                    "203.0.113.9",
+                    now
+                )
+                .unwrap_err()
+                .code(),
                 "otp_wrong"
             );
         }
-        assert!(verify(&mut conn, &fields, &Limits::default(), m, &new, "203.0.113.9", now).is_ok());
+        assert!(
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &new,
+                "203.0.113.9",
+                now
+            )
+            .is_ok()
+        );
 
         // Expired.
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
         let late = now + Duration::seconds(CODE_TTL_SECONDS);
         assert_eq!(
-            verify(&mut conn, &fields, &Limits::default(), m, &code, "203.0.113.9", late)
-                .unwrap_err()
-                .code(),
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &code,
+                "203.0.113.9",
+                late
+            )
+            .unwrap_err()
+            .code(),
             "otp_invalid"
         );
 
@@ -508,7 +560,16 @@ mod tests {
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
         let wrong = if code == "000000" { "000001" } else { "000000" };
         for i in 1..=MAX_ATTEMPTS {
-            let e = verify(&mut conn, &fields, &Limits::default(), m, wrong, "203.0.113.9", now).unwrap_err();
+            let e = verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                wrong,
+                "203.0.113.9",
+                now,
+            )
+            .unwrap_err();
             assert_eq!(e.code(), "otp_wrong", "try {i}");
             assert!(
                 e.body
@@ -517,9 +578,17 @@ mod tests {
             );
         }
         assert_eq!(
-            verify(&mut conn, &fields, &Limits::default(), m, &code, "203.0.113.9", now)
-                .unwrap_err()
-                .code(),
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &code,
+                "203.0.113.9",
+                now
+            )
+            .unwrap_err()
+            .code(),
             "otp_locked"
         );
         drop(conn);

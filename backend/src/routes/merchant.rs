@@ -23,8 +23,13 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/codes/{code}", get(code_info))
-        .route("/otp", post(send_otp))
-        .route("/session", post(create_session).delete(end_session))
+        .route("/otp", post(send_otp).layer(super::anonymous_body()))
+        .route(
+            "/session",
+            post(create_session)
+                .layer(super::anonymous_body())
+                .delete(end_session),
+        )
         .route("/me", get(me))
         .route("/profile", get(my_profile).put(save_profile))
         .route("/merchants/{id}/profile", get(profile_by_id))

@@ -16,7 +16,10 @@ use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/session", post(login).delete(logout))
+        .route(
+            "/session",
+            post(login).layer(super::anonymous_body()).delete(logout),
+        )
         .route("/me", get(me))
 }
 

@@ -202,16 +202,8 @@ pub fn create_session(
     let ip = client.ip.as_str();
     idempotency::once(conn, &auth.fields, &claim, |conn| {
         let now = Utc::now();
-        let context = otp::verify(
-            conn,
-            &auth.fields,
-            limits,
-            mobile.as_str(),
-            &code,
-            ip,
-            now,
-        )
-        .map_err(|e| counted(conn, e, "otp.login_refused", ip, None, request_id))?;
+        let context = otp::verify(conn, &auth.fields, limits, mobile.as_str(), &code, ip, now)
+            .map_err(|e| counted(conn, e, "otp.login_refused", ip, None, request_id))?;
         let merchant_id = merchant::login(conn, mobile.as_str(), &context)?;
         let new = session::create(conn, &merchant_id, now)?;
         audit(

@@ -111,7 +111,14 @@ mod tests {
             count(&mut conn, "203.0.113.9", invalid, Some(&id), t).unwrap();
         }
         count(&mut conn, "203.0.113.10", invalid, None, t).unwrap();
-        count(&mut conn, "203.0.113.9", invalid, None, t + Duration::hours(1)).unwrap();
+        count(
+            &mut conn,
+            "203.0.113.9",
+            invalid,
+            None,
+            t + Duration::hours(1),
+        )
+        .unwrap();
         let rows: Vec<(String, i64, Option<String>)> = refusal_counts::table
             .order((refusal_counts::hour, refusal_counts::client_ip))
             .select((

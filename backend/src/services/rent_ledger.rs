@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use serde_json::json;
+use shared::limits::MAX_RENT_IMPORT_ROWS;
 use shared::manager::{
     MAX_REPORTED_ERRORS, PREVIEW_ROWS, RentImportPreview, RentImportResult, RentImportRow,
     RowError, parse_yuan,
@@ -19,7 +20,7 @@ use crate::db::{DbConn, new_id, timestamp};
 use crate::decision::Source;
 use crate::error::AppResult;
 use crate::services::stall_import::{
-    columns, csv_reader, decode, normalise_line_ends, rejected, unreadable,
+    check_row_count, columns, csv_reader, decode, normalise_line_ends, rejected, unreadable,
 };
 
 pub fn template_csv() -> Vec<u8> {
@@ -114,6 +115,7 @@ fn check(bytes: &[u8], usccs: &HashMap<String, Option<String>>) -> AppResult<Che
                 out.errors
                     .push(unreadable(e.position().map_or(0, |p| p.line() as usize)));
                 out.total += 1;
+                check_row_count(out.total, MAX_RENT_IMPORT_ROWS)?;
                 continue;
             }
         };
@@ -121,6 +123,7 @@ fn check(bytes: &[u8], usccs: &HashMap<String, Option<String>>) -> AppResult<Che
             continue;
         }
         out.total += 1;
+        check_row_count(out.total, MAX_RENT_IMPORT_ROWS)?;
         let line = record.position().map_or(0, |p| p.line() as usize);
         let get = |f: &str| cols.get(f).and_then(|&i| record.get(i)).unwrap_or_default();
         let before = out.errors.len();

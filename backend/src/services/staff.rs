@@ -149,10 +149,12 @@ fn reserve_try(
                 == 1
         }
         None => {
-            diesel::delete(login_throttle::table.filter(
-                login_throttle::updated_at
-                    .lt(timestamp(now - Duration::hours(THROTTLE_KEEP_HOURS))),
-            ))
+            diesel::delete(
+                login_throttle::table.filter(
+                    login_throttle::updated_at
+                        .lt(timestamp(now - Duration::hours(THROTTLE_KEEP_HOURS))),
+                ),
+            )
             .execute(conn)?;
             let inserted = diesel::insert_into(login_throttle::table)
                 .values((
