@@ -22,6 +22,7 @@ pub mod error;
 pub mod passwords;
 pub mod request;
 pub mod routes;
+pub mod security_headers;
 pub mod seed;
 pub mod services;
 pub mod stall_codes;

@@ -224,7 +224,7 @@ async fn a_clean_stall_holder_gets_an_offer_accepts_and_can_withdraw() {
     client.goto(&e2e::url("/application")).await.unwrap();
     wait_for_text(&client, "#application-status", "授权已撤回").await;
     screenshot(&client, "offer-14-application-withdrawn").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 /// This whole flow runs on the MVP build (forced with `?wasm=mvp`, as the
@@ -291,7 +291,7 @@ async fn a_holder_with_tax_grade_d_sees_a_decline_with_reasons() {
     );
     screenshot(&client, "decline-07-retry").await;
     assert!(t.fields.len() <= 5, "{:?}", t.fields);
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 /// Scan A-02 → log in → the profile form, ready to type; from here on the
@@ -365,7 +365,7 @@ async fn a_bad_resident_id_is_refused_in_the_browser_before_any_request() {
     );
     // And the server agrees: the profile is still incomplete.
     assert_eq!(profile_complete(&client).await, Value::Bool(false));
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 /// The form runs the server's own check (`shared::merchant::validate_profile`):
@@ -413,5 +413,5 @@ async fn the_profile_form_shows_the_servers_messages_before_any_request() {
         "no save request was sent"
     );
     assert_eq!(profile_complete(&client).await, Value::Bool(false));
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }

@@ -116,7 +116,7 @@ async fn without_javascript_the_page_is_the_stall_card() {
     wait_for_text(&client, "#code-invalid", "This code is not valid").await;
     screenshot(&client, "stall-page-3-refused-no-javascript").await;
     assert_eq!(refused_rows(), before + 1);
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 #[tokio::test]
@@ -145,7 +145,7 @@ async fn with_javascript_the_app_takes_the_card_over_without_a_flash() {
         .await
         .unwrap();
     wait_for_text(&client, "#login-page", "").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 #[tokio::test]
@@ -167,18 +167,24 @@ async fn a_refused_code_is_counted_once_when_the_app_takes_over() {
     assert_eq!(code_requests(&client).await, 0, "the app did not ask again");
     assert_eq!(refused_rows(), before + 1, "one scan, counted once");
     screenshot(&client, "stall-page-4-refused-app").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 #[tokio::test]
 async fn a_merchant_who_chose_english_sees_english_from_the_first_frame() {
     let client = watched_phone().await;
+    // The merchant chose English in the app earlier (the switch keeps the
+    // choice in local storage and in the cookie the server renders from).
     client.goto(&e2e::url("/")).await.unwrap();
-    // As the app's language switch stores it (state.rs).
+    wait_for_text(&client, "#lang-toggle", "").await;
     client
-        .execute("localStorage.setItem('mc.lang', '\"en\"');", vec![])
+        .find(Locator::Css("#lang-toggle"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
+    wait_for_text(&client, "#lang-toggle", "中文").await;
     client.goto(&e2e::stall_url("A-09")).await.unwrap();
     wait_for_app(&client).await;
     wait_for_text(&client, "#scan h1", "Is this your stall?").await;
@@ -187,5 +193,5 @@ async fn a_merchant_who_chose_english_sees_english_from_the_first_frame() {
     assert_eq!(seen["twice"], false, "{seen}");
     assert_eq!(seen["gap"], false, "{seen}");
     screenshot(&client, "stall-page-5-english").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
