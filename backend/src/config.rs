@@ -42,6 +42,51 @@ pub struct Config {
     /// `MARKET_CODE_SMS_GATEWAY_TOKEN`); without one, codes go to the
     /// development outbox, which production refuses.
     pub sms_gateway: Option<SmsGateway>,
+    /// The stall-code signing keys: `MARKET_CODE_CODE_KEY` (signs; in
+    /// development generated into the data folder when unset) and
+    /// `MARKET_CODE_CODE_KEYS_RETIRED` (still verify).
+    pub code_keys: KeySettings,
+    /// The field-encryption keys: `MARKET_CODE_FIELD_KEY` (encrypts) and
+    /// `MARKET_CODE_FIELD_KEYS_RETIRED` (still decrypt).
+    pub field_keys: KeySettings,
+}
+
+/// One kind of key as configured: the current one (if given) and the
+/// retired ones, each hex or base64 text. Prints without them.
+#[derive(Clone, Default)]
+pub struct KeySettings {
+    pub current: Option<String>,
+    pub retired: Vec<String>,
+}
+
+impl KeySettings {
+    fn from_env(current: &str, retired: &str) -> Self {
+        Self {
+            current: std::env::var(current).ok().filter(|v| !v.trim().is_empty()),
+            retired: std::env::var(retired)
+                .unwrap_or_default()
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "KeySettings(current {}, {} retired, <redacted>)",
+            if self.current.is_some() {
+                "set"
+            } else {
+                "unset"
+            },
+            self.retired.len()
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +236,14 @@ impl Config {
             frame_ancestors,
             limits,
             sms_gateway,
+            code_keys: KeySettings::from_env(
+                "MARKET_CODE_CODE_KEY",
+                "MARKET_CODE_CODE_KEYS_RETIRED",
+            ),
+            field_keys: KeySettings::from_env(
+                "MARKET_CODE_FIELD_KEY",
+                "MARKET_CODE_FIELD_KEYS_RETIRED",
+            ),
         })
     }
 
@@ -209,7 +262,13 @@ impl Config {
             frame_ancestors: Vec::new(),
             limits: Limits::default(),
             sms_gateway: None,
+            code_keys: KeySettings::default(),
+            field_keys: KeySettings::default(),
         }
+    }
+
+    pub fn production(&self) -> bool {
+        self.mode == Mode::Production
     }
 
     /// Whether the public URL is https: cookies get `Secure` and the

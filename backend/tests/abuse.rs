@@ -354,25 +354,7 @@ async fn two_hundred_thousand_bank_ids_are_refused_before_any_work() {
     let server = default_server();
     let peer = "203.0.113.70";
     let phone = mobile(4242);
-    send_otp(&server, peer, &phone).await.ok();
-    let otp = server.outbox_code(&phone);
-    let res = server
-        .send(
-            peer,
-            Method::POST,
-            "/api/m/session",
-            &[],
-            Some(json!({ "mobile": phone, "otp": otp })),
-        )
-        .await;
-    let cookie = res.headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    res.ok();
+    let cookie = server.log_in(peer, &phone, None).await;
     let auth = [("cookie", cookie.as_str())];
 
     let ids: Vec<String> = (0..200_000).map(|i| format!("b{i}")).collect();

@@ -9,7 +9,7 @@
 
 mod common;
 
-use axum::http::{Method, header};
+use axum::http::Method;
 use backend::config::parse_trusted_proxies;
 use common::TestServer;
 use serde_json::json;
@@ -20,68 +20,11 @@ fn start(trusted: &str) -> TestServer {
     TestServer::start(|c| c.trusted_proxies = parse_trusted_proxies(trusted).unwrap())
 }
 
-trait Merchant {
-    async fn merchant(&self, peer: &str, mobile: &str) -> String;
+trait Signing {
     async fn signed_ip(&self, peer: &str, mobile: &str, headers: &[(&str, &str)]) -> String;
 }
 
-impl Merchant for TestServer {
-    /// Logs a merchant in from stall A-01 and completes the profile, every
-    /// request from `peer`; returns the session cookie.
-    async fn merchant(&self, peer: &str, mobile: &str) -> String {
-        let code = self.stall_code("A-01");
-        self.send(
-            peer,
-            Method::POST,
-            "/api/m/otp",
-            &[],
-            Some(json!({ "mobile": mobile, "code": code })),
-        )
-        .await
-        .ok();
-        let otp = self.outbox_code(mobile);
-        let res = self
-            .send(
-                peer,
-                Method::POST,
-                "/api/m/session",
-                &[],
-                Some(json!({ "mobile": mobile, "otp": otp })),
-            )
-            .await;
-        let cookie = res.headers[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        res.ok();
-        let auth = [("cookie", cookie.as_str())];
-        let profile = self
-            .send(peer, Method::GET, "/api/m/profile", &auth, None)
-            .await
-            .ok();
-        let first17 = "32028219800501003";
-        let check = shared::ids::resident_id_check_char(first17).unwrap();
-        self.send(
-            peer,
-            Method::PUT,
-            "/api/m/profile",
-            &auth,
-            Some(json!({
-                "name": "测试商户",
-                "resident_id": format!("{first17}{check}"),
-                "uscc": profile["uscc"],
-                "trade": "石材",
-                "years_in_business": 6,
-            })),
-        )
-        .await
-        .ok();
-        cookie
-    }
-
+impl Signing for TestServer {
     /// Signs the letter from `peer` with these extra headers; returns the
     /// client IP stored with the new consent.
     async fn signed_ip(&self, peer: &str, mobile: &str, headers: &[(&str, &str)]) -> String {

@@ -209,6 +209,12 @@ impl<'a> Claim<'a> {
     }
 }
 
+/// The context a stored token is sealed with: bound to its key, it decrypts
+/// for no other row.
+pub fn secret_context(scope: &str, key: &str) -> String {
+    format!("idempotency\n{scope}\n{key}")
+}
+
 /// Runs `act` once per claim's `(scope, key)` within its window: a retry
 /// with the same key and body gets the first reply (or the first refusal)
 /// back. Without a key, simply runs it.
@@ -223,8 +229,7 @@ pub fn once(
     let Some(key) = claim.key else {
         return act(conn);
     };
-    // The stored token is bound to its key: it decrypts for no other row.
-    let context = format!("idempotency\n{scope}\n{key}");
+    let context = secret_context(scope, key);
     match begin(conn, scope, key, hash, ttl, Utc::now())? {
         Begin::Replay(stored) => Ok(Reply {
             status: stored.status,

@@ -255,6 +255,70 @@ pub fn begin_login(
     })
 }
 
+/// The active accounts whose password is `password` (production refuses to
+/// start while the demo password from the source code opens one).
+pub fn accounts_with_password(conn: &mut DbConn, password: &str) -> AppResult<Vec<String>> {
+    let accounts: Vec<(String, String)> = staff_users::table
+        .filter(staff_users::active.eq(true))
+        .select((staff_users::username, staff_users::password_hash))
+        .load(conn)?;
+    Ok(accounts
+        .into_iter()
+        .filter(|(_, hash)| crate::passwords::verify(password, hash))
+        .map(|(username, _)| username)
+        .collect())
+}
+
+/// `backend set-password`: a new password for an account (checked as a new
+/// account's is), its login throttle forgotten, audited.
+pub fn set_password(
+    conn: &mut DbConn,
+    actor: &str,
+    username: &str,
+    password: &str,
+) -> AppResult<()> {
+    let probe = StaffUserInput {
+        username: username.to_owned(),
+        display_name: username.to_owned(),
+        password: password.to_owned(),
+        role: ROLE_OPERATOR.to_owned(),
+        market_id: None,
+    };
+    // The password rules of a new account, and nothing else of it.
+    let errors: Vec<FieldError> = shared::manager::validate_staff_user(&probe)
+        .into_iter()
+        .filter(|e| e.field == "password")
+        .collect();
+    if !errors.is_empty() {
+        return Err(AppError::validation(errors));
+    }
+    let username = normalise_username(username);
+    let hash = crate::passwords::hash(password)?;
+    crate::db::write_transaction(conn, |conn| {
+        let user: StaffUser = staff_users::table
+            .filter(staff_users::username.eq(&username))
+            .select(StaffUser::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(AppError::not_found)?;
+        diesel::update(staff_users::table.find(&user.id))
+            .set(staff_users::password_hash.eq(&hash))
+            .execute(conn)?;
+        diesel::delete(login_throttle::table.filter(login_throttle::username.eq(&username)))
+            .execute(conn)?;
+        audit(
+            conn,
+            actor,
+            "staff.password_set",
+            "staff_user",
+            Some(&user.id),
+            user.market_id.as_deref(),
+            json!({}),
+            None,
+        )
+    })
+}
+
 pub struct LoggedIn {
     pub token: String,
     pub me: StaffMe,

@@ -139,6 +139,68 @@ impl TestServer {
         }
     }
 
+    /// Logs a new merchant in with an SMS code (from the scanned `code`, if
+    /// any), every request from `peer`; returns the session cookie.
+    pub async fn log_in(&self, peer: &str, mobile: &str, code: Option<&str>) -> String {
+        let mut body = serde_json::json!({ "mobile": mobile });
+        if let Some(code) = code {
+            body["code"] = code.into();
+        }
+        self.send(peer, Method::POST, "/api/m/otp", &[], Some(body))
+            .await
+            .ok();
+        let otp = self.outbox_code(mobile);
+        let res = self
+            .send(
+                peer,
+                Method::POST,
+                "/api/m/session",
+                &[],
+                Some(serde_json::json!({ "mobile": mobile, "otp": otp })),
+            )
+            .await;
+        let cookie = res.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        res.ok();
+        cookie
+    }
+
+    /// Logs a merchant in from stall A-01 and completes the profile (with a
+    /// resident ID number), every request from `peer`; returns the session
+    /// cookie.
+    pub async fn merchant(&self, peer: &str, mobile: &str) -> String {
+        let code = self.stall_code("A-01");
+        let cookie = self.log_in(peer, mobile, Some(&code)).await;
+        let auth = [("cookie", cookie.as_str())];
+        let profile = self
+            .send(peer, Method::GET, "/api/m/profile", &auth, None)
+            .await
+            .ok();
+        let first17 = "32028219800501003";
+        let check = shared::ids::resident_id_check_char(first17).unwrap();
+        self.send(
+            peer,
+            Method::PUT,
+            "/api/m/profile",
+            &auth,
+            Some(serde_json::json!({
+                "name": "测试商户",
+                "resident_id": format!("{first17}{check}"),
+                "uscc": profile["uscc"],
+                "trade": "石材",
+                "years_in_business": 6,
+            })),
+        )
+        .await
+        .ok();
+        cookie
+    }
+
     /// The signed code of a demo stall (the part after `/S/`).
     pub fn stall_code(&self, stall: &str) -> String {
         let mut conn = self.state.pool.get().unwrap();
