@@ -19,6 +19,8 @@ pub mod db;
 pub mod decision;
 pub mod decisions;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod passwords;
 pub mod request;
 pub mod routes;

@@ -56,7 +56,7 @@ const RENT_COLUMNS: &[(&str, &[&str], bool)] = &[
     ),
 ];
 
-struct Checked {
+pub(crate) struct Checked {
     encoding: &'static str,
     total: usize,
     rows: Vec<RentImportRow>,
@@ -89,7 +89,7 @@ fn date(s: &str) -> Option<String> {
 }
 
 /// `usccs`: stall number → the holder's USCC (`None`: none on file).
-fn check(bytes: &[u8], usccs: &HashMap<String, Option<String>>) -> AppResult<Checked> {
+pub(crate) fn check(bytes: &[u8], usccs: &HashMap<String, Option<String>>) -> AppResult<Checked> {
     let (text, encoding) = decode(bytes)?;
     let text = normalise_line_ends(&text);
     let mut out = Checked {
