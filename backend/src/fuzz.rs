@@ -96,8 +96,11 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
-        (any::<usize>(), 0usize..12, 0..EDGE.len())
-            .prop_map(|(at, len, edge)| Edit::Replace { at, len, edge }),
+        (any::<usize>(), 0usize..12, 0..EDGE.len()).prop_map(|(at, len, edge)| Edit::Replace {
+            at,
+            len,
+            edge
+        }),
         (any::<usize>(), 1usize..40).prop_map(|(at, len)| Edit::Delete { at, len }),
         (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8))
             .prop_map(|(at, bytes)| Edit::Insert { at, bytes }),
@@ -127,7 +130,10 @@ fn mutate(seed: &[u8], edits: &[Edit]) -> Vec<u8> {
             }
             Edit::DoubleLine { at } => {
                 let at = (at % n).min(out.len());
-                let start = out[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let start = out[..at]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
                 let end = out[at..]
                     .iter()
                     .position(|&b| b == b'\n')
@@ -391,5 +397,8 @@ fn the_mutations_reach_past_the_first_line() {
             parsed_policies += 1;
         }
     }
-    assert!(parsed_policies > 20, "{parsed_policies} of 200 mutated policies load");
+    assert!(
+        parsed_policies > 20,
+        "{parsed_policies} of 200 mutated policies load"
+    );
 }

@@ -97,6 +97,24 @@ async fn one_address_asking_codes_for_a_thousand_numbers_is_refused_after_its_li
 }
 
 #[tokio::test]
+async fn an_ipv6_client_taking_a_fresh_address_each_time_is_one_address() {
+    let server = default_server();
+    let limit = Limits::default().otp_sends_per_address as usize;
+    let mut sent = 0;
+    for i in 0..limit + 5 {
+        let peer = format!("2001:db8:7:9:{:x}::1", i + 1);
+        if send_otp(&server, &peer, &mobile(2_000 + i)).await.status == StatusCode::OK {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, limit, "one /64 is one address");
+    // The next /64 is another subscriber.
+    send_otp(&server, "2001:db8:7:a::1", &mobile(3_000))
+        .await
+        .ok();
+}
+
+#[tokio::test]
 async fn the_sends_in_total_are_limited_across_addresses() {
     let server = TestServer::start(|c| {
         c.limits = Limits {

@@ -291,36 +291,49 @@ fn production_refuses_each_unsafe_start_with_a_clear_message() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `backend <args>` in production mode with nothing configured but what
+/// `env` adds: whether it succeeded, and its standard error.
+fn production_command(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
+        .args(args)
+        .env_clear()
+        .env("MARKET_CODE_ENV", "production")
+        .env("MARKET_CODE_DATA_DIR", dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty(), "it never listened or printed");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn the_backend_command_refuses_to_serve_unsafely_and_says_why() {
     let dir = std::env::temp_dir().join(format!(
         "mc-prod-cli-{}",
         hex::encode(rand::random::<[u8; 6]>())
     ));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
-        .arg("serve")
-        .env_clear()
-        .env("MARKET_CODE_ENV", "production")
-        .env("MARKET_CODE_DATA_DIR", &dir)
-        .env("MARKET_CODE_ADDR", "127.0.0.1:0")
-        .env("MARKET_CODE_PUBLIC_URL", "https://mc.yixing.example")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (ok, stderr) = production_command(
+        &dir,
+        &["serve"],
+        &[
+            ("MARKET_CODE_ADDR", "127.0.0.1:0"),
+            ("MARKET_CODE_PUBLIC_URL", "https://mc.yixing.example"),
+        ],
+    );
+    assert!(!ok);
     assert!(
         stderr.contains("error: MARKET_CODE_ENV=production: MARKET_CODE_CODE_KEY is not set"),
         "{stderr}"
     );
-    assert!(out.stdout.is_empty(), "it never listened");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
-        .arg("seed-demo")
-        .env_clear()
-        .env("MARKET_CODE_ENV", "production")
-        .env("MARKET_CODE_DATA_DIR", &dir)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not in production"));
+    let (ok, stderr) = production_command(&dir, &["seed-demo"], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("not in production"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -128,35 +128,14 @@ pub async fn wait_for_app(client: &Client) {
     }
 }
 
-/// chromedriver's (pre-W3C) log endpoint: the console entries since the
-/// last read.
-#[derive(Debug)]
-struct BrowserLog;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({ "type": "browser" }).to_string()),
-        )
-    }
-}
-
 /// The console messages logged since the last call (each read once).
 pub async fn console(client: &Client) -> Vec<String> {
+    // chromedriver's (pre-W3C) log endpoint: the entries since the last read.
     let entries = client
-        .issue_cmd(BrowserLog)
+        .issue_cmd(ChromedriverPost {
+            path: "se/log",
+            body: json!({ "type": "browser" }),
+        })
         .await
         .unwrap_or_else(|e| panic!("reading the browser's console: {e}"));
     entries
@@ -196,29 +175,29 @@ pub async fn close(client: Client) {
     client.close().await.unwrap();
 }
 
-/// A Chrome DevTools Protocol command, sent through chromedriver's
-/// `goog/cdp/execute` endpoint.
+/// A POST to one of chromedriver's own endpoints of the session
+/// (`session/<id>/<path>`), beyond what WebDriver defines.
 #[derive(Debug)]
-struct Cdp {
-    cmd: String,
-    params: serde_json::Value,
+struct ChromedriverPost {
+    path: &'static str,
+    body: serde_json::Value,
 }
 
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+impl fantoccini::wd::WebDriverCompatibleCommand for ChromedriverPost {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.cmd, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
@@ -226,10 +205,11 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
 /// `Page.addScriptToEvaluateOnNewDocument`, …) to the session's page and
 /// returns its result. Panics when chromedriver refuses it.
 pub async fn cdp(client: &Client, cmd: &str, params: serde_json::Value) -> serde_json::Value {
+    // chromedriver's `goog/cdp/execute` endpoint.
     client
-        .issue_cmd(Cdp {
-            cmd: cmd.to_owned(),
-            params,
+        .issue_cmd(ChromedriverPost {
+            path: "goog/cdp/execute",
+            body: json!({ "cmd": cmd, "params": params }),
         })
         .await
         .unwrap_or_else(|e| panic!("DevTools {cmd}: {e}"))

@@ -162,10 +162,34 @@ pub fn bucket(what: &str, subject: &str) -> String {
     format!("{what}:{subject}")
 }
 
+/// The client address as limits and counts see it: an IPv4 address as it
+/// is, an IPv6 address as its /64 network — one subscriber's line or host
+/// gets a whole /64 and could otherwise take a fresh address per request.
+pub fn address_subject(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let net = ipnet::Ipv6Net::new(v6, 64).map(|n| n.trunc());
+            net.map_or_else(|_| ip.to_owned(), |n| n.to_string())
+        }
+        _ => ip.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_fixtures::temp_pool;
+
+    #[test]
+    fn an_ipv6_client_is_limited_as_its_64_network() {
+        assert_eq!(address_subject("203.0.113.9"), "203.0.113.9");
+        assert_eq!(address_subject("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            address_subject("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(address_subject("unknown"), "unknown");
+    }
 
     #[test]
     fn windows_are_aligned_and_say_when_they_end() {

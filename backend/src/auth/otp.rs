@@ -30,6 +30,7 @@ pub const MAX_ATTEMPTS: i32 = 5;
 /// The counters one send takes, in the order taken, and the error each
 /// gives when exhausted.
 fn send_buckets(limits: &Limits, mobile: &str, client_ip: &str) -> [(String, u32, i64); 3] {
+    let client_ip = &limits::address_subject(client_ip);
     [
         (
             limits::bucket("otp_send:addr", client_ip),
@@ -345,7 +346,7 @@ pub fn verify(
     }
     let buckets = [
         (
-            limits::bucket("otp_fail:addr", client_ip),
+            limits::bucket("otp_fail:addr", &limits::address_subject(client_ip)),
             limits.otp_failures_per_address,
         ),
         (limits::bucket("otp_fail", "all"), limits.otp_failures_total),

@@ -4,7 +4,9 @@
 //! what someone did; this records what nobody may do, and only as a count,
 //! so a flood of refused requests adds one row per address and hour instead
 //! of one per request, and the operator still sees who tried what and how
-//! often. Not for use inside a transaction (see `auth::limits`).
+//! often. Addresses are as `auth::limits::address_subject` sees them (an
+//! IPv6 client as its /64). Not for use inside a transaction (see
+//! `auth::limits`).
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -39,6 +41,7 @@ pub fn count(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let hour = timestamp(window_start(now, HOUR));
+    let client_ip = &crate::auth::limits::address_subject(client_ip);
     let object = refusal.object_id.unwrap_or("");
     let now_text = timestamp(now);
     for _ in 0..2 {

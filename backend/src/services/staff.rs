@@ -217,6 +217,7 @@ pub fn begin_login(
     now: DateTime<Utc>,
 ) -> AppResult<LoginTry> {
     let username = normalise_username(username);
+    let client_ip = &limits::address_subject(client_ip);
     let user: Option<StaffUser> = staff_users::table
         .filter(staff_users::username.eq(&username))
         .filter(staff_users::active.eq(true))
