@@ -337,3 +337,66 @@ fn the_backend_command_refuses_to_serve_unsafely_and_says_why() {
     assert!(stderr.contains("not in production"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn over_https_responses_carry_hsts_and_session_cookies_the_host_prefix() {
+    let server = TestServer::start(|c| {
+        c.public_url = "https://mc.yixing.example".to_owned();
+        c.frame_ancestors = vec!["https://app.kanyixing.example".to_owned()];
+    });
+    let peer = "203.0.113.90";
+    let health = server
+        .send(peer, Method::GET, "/api/health", &[], None)
+        .await;
+    assert_eq!(
+        health.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let csp = health.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.ends_with("frame-ancestors 'self' https://app.kanyixing.example"),
+        "{csp}"
+    );
+    let login = server
+        .send(
+            peer,
+            Method::POST,
+            "/api/staff/session",
+            &[],
+            Some(serde_json::json!({
+                "username": backend::seed::DEMO_MANAGER,
+                "password": backend::seed::DEFAULT_DEMO_PASSWORD,
+            })),
+        )
+        .await;
+    let cookie = login.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-mc_staff="), "{cookie}");
+    assert!(
+        cookie.contains("; Path=/;") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let me = server
+        .send(
+            peer,
+            Method::GET,
+            "/api/staff/me",
+            &[("cookie", &pair)],
+            None,
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    // The same token without the prefix (as a sibling domain could plant
+    // one) is not a session here.
+    let planted = pair.replace("__Host-", "");
+    let me = server
+        .send(
+            peer,
+            Method::GET,
+            "/api/staff/me",
+            &[("cookie", &planted)],
+            None,
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+}

@@ -23,6 +23,16 @@ pub trait SmsSender: Send + Sync + 'static {
     fn send(&self, message: &SmsMessage<'_>) -> Result<(), String>;
 }
 
+/// `text` with the one-time code starred out (a message without a code, as
+/// later notices may be, is left as it is).
+fn hide_code(text: &str, code: &str) -> String {
+    if code.is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(code, "******")
+    }
+}
+
 /// The text of a login code message.
 pub fn login_text(code: &str, minutes: u32) -> String {
     format!(
@@ -73,7 +83,7 @@ impl SmsSender for GatewaySender {
         let response = request.send_json(&body).map_err(|e| {
             format!(
                 "SMS gateway unreachable: {}",
-                e.to_string().replace(message.code, "******")
+                hide_code(&e.to_string(), message.code)
             )
         })?;
         let status = response.status();
@@ -153,7 +163,7 @@ impl SmsSender for OutboxSender {
             .unwrap_or_else(|_| "?".to_owned());
         tracing::info!(
             to = %shown,
-            text = %message.text.replace(message.code, "******"),
+            text = %hide_code(&message.text, message.code),
             "sms written to the development outbox"
         );
         Ok(())
