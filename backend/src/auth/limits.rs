@@ -57,12 +57,16 @@ pub fn take(
     if limit == 0 {
         return Ok(exhausted);
     }
-    // Twice at most: the second round follows a first row made concurrently.
-    for _ in 0..2 {
+    // A second round follows a row made, or a window restarted, by a
+    // concurrent request between this one's statements; only a row that
+    // still refuses after that is at its limit.
+    for round in 0..3 {
+        // The current window, or a later one a request with a later clock
+        // already started (at the turn of the hour): counted there.
         let counted = diesel::update(
             rate_counters::table
                 .find(bucket)
-                .filter(rate_counters::window_start.eq(&start))
+                .filter(rate_counters::window_start.ge(&start))
                 .filter(rate_counters::count.lt(limit)),
         )
         .set(rate_counters::count.eq(rate_counters::count + 1))
@@ -89,6 +93,9 @@ pub fn take(
             .get_result::<i64>(conn)?
             > 0;
         if exists {
+            if round == 0 {
+                continue;
+            }
             return Ok(exhausted);
         }
         sweep(conn, now)?;
@@ -236,6 +243,34 @@ mod tests {
             .unwrap();
         let left: i64 = rate_counters::table.count().get_result(&mut conn).unwrap();
         assert_eq!(left, 1);
+    }
+
+    #[test]
+    fn concurrent_first_takes_of_a_new_bucket_are_all_counted() {
+        // Eight requests racing to make a bucket's first row: none is
+        // refused by a limit it is far from.
+        let (pool, _dir) = temp_pool();
+        let now = Utc::now();
+        for round in 0..20 {
+            let bucket = format!("fresh:{round}");
+            let refused: usize = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        let (pool, bucket) = (pool.clone(), bucket.clone());
+                        s.spawn(move || {
+                            let mut conn = pool.get().unwrap();
+                            usize::from(
+                                take(&mut conn, &bucket, 1_000, HOUR, now).unwrap().is_err(),
+                            )
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert_eq!(refused, 0, "round {round}");
+            let mut conn = pool.get().unwrap();
+            assert_eq!(used(&mut conn, &bucket, HOUR, now).unwrap(), 8);
+        }
     }
 
     #[test]
