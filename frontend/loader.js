@@ -9,6 +9,20 @@
 // (the browser suite uses it). Written for old webviews: no top-level await,
 // no optional chaining.
 (function () {
+  // The saved settings (state.rs): on <html> before the app starts, and as
+  // the mc_prefs cookie, from which the server renders the stall page in
+  // them (no inline script may do it: the CSP forbids one). Same keys and
+  // format as state.rs; backend/src/stall_page.rs reads the cookie.
+  try {
+    var root = document.documentElement;
+    var large = localStorage.getItem("mc.large_text") === "true";
+    var en = localStorage.getItem("mc.lang") === '"en"';
+    if (large) root.className = "large";
+    if (en) root.lang = "en";
+    document.cookie = "mc_prefs=" + (en ? "en" : "zh") + (large ? ".large" : "") +
+      "; Path=/; Max-Age=31536000; SameSite=Lax";
+  } catch (e) {}
+
   var link = document.getElementById("app-bundle");
   if (!link || typeof WebAssembly !== "object") return;
   // One small module with each post-MVP feature the main build is compiled

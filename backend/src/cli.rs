@@ -71,6 +71,19 @@ enum Command {
         #[arg(long)]
         market: Option<String>,
     },
+    /// Give a staff account a new password (read from
+    /// `MARKET_CODE_NEW_PASSWORD` or, when unset, standard input); its login
+    /// throttle is forgotten.
+    SetPassword { username: String },
+    /// List the keys: stall-code signing keys by fingerprint (current,
+    /// retired, revoked) and field keys by id, with what each still holds.
+    Keys,
+    /// Revoke a retired stall-code key by its fingerprint (`backend keys`):
+    /// codes it signed are refused from now on. Reprint first.
+    RevokeKey { fingerprint: String },
+    /// Re-encrypt every stored ID number (and every other encrypted field)
+    /// under the current field key, so retired field keys can be dropped.
+    RotateKeys,
     /// Recompute a stored decision and say whether it is identical.
     Replay { decision_id: String },
     /// Development only: make a new business with credit facts as of today,
@@ -160,6 +173,10 @@ pub fn main() -> ExitCode {
             market,
         } => create_user(&username, &role, display_name.as_deref(), market.as_deref()),
         Command::Replay { decision_id } => with_db(|pool, _| replay(pool, &decision_id)),
+        Command::SetPassword { username } => set_password(&username),
+        Command::Keys => keys(),
+        Command::RevokeKey { fingerprint } => revoke_key(&fingerprint),
+        Command::RotateKeys => rotate_keys(),
         Command::Backtest { policy, data } => backtest(policy.as_deref(), data.as_deref()),
         Command::StallUrl {
             stall,
@@ -220,11 +237,12 @@ fn dev_business(
         .map(|m| shared::ids::MobileNumber::parse(m).map_err(|e| e.message_en.to_owned()))
         .transpose()?;
     let (fields, config) = identity_keys()?;
-    let roster = config
-        .real_name
-        .roster_path()
-        .ok_or("the real-name check is not the development roster")?
-        .to_owned();
+    // Synthetic people go only into the development roster, never into a
+    // roster file a deployment named on purpose.
+    let roster = match (&config.real_name, config.production()) {
+        (crate::identity::RealNameSetting::DevRoster(path), false) => path.clone(),
+        _ => return Err("the real-name check is not the development roster".into()),
+    };
     with_db(|pool, _| {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         let spec = crate::seed::DevBusinessSpec {
@@ -248,6 +266,13 @@ fn dev_business(
 }
 
 fn seed_demo() -> Result<(), String> {
+    if Config::from_env()?.production() {
+        return Err(
+            "MARKET_CODE_ENV=production: seed-demo adds a demo market of invented \
+                    merchants and a manager with a published password; not in production"
+                .to_owned(),
+        );
+    }
     let (fields, config) = identity_keys()?;
     with_db(|pool, _| {
         let password = std::env::var("MARKET_CODE_DEMO_PASSWORD")
@@ -285,22 +310,136 @@ fn seed_demo() -> Result<(), String> {
     })
 }
 
+/// The new password: `MARKET_CODE_NEW_PASSWORD`, else standard input's
+/// first line (so it stays out of shell history).
+fn new_password() -> Result<String, String> {
+    match std::env::var("MARKET_CODE_NEW_PASSWORD") {
+        Ok(p) if !p.is_empty() => Ok(p),
+        _ => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    }
+}
+
+fn set_password(username: &str) -> Result<(), String> {
+    let password = new_password()?;
+    with_db(|pool, _| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        crate::services::staff::set_password(&mut conn, "cli", username, &password).map_err(
+            |e| match e.code() {
+                "not_found" => format!("no staff account {username}"),
+                _ => e
+                    .body
+                    .fields
+                    .first()
+                    .map_or_else(|| e.to_string(), |f| f.message_en.clone()),
+            },
+        )?;
+        println!("password set for {username}");
+        Ok(())
+    })
+}
+
+fn keys() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let code_key = crate::stall_codes::CodeKey::load(&config)?;
+    let cipher = crate::auth::field_cipher(&config)?;
+    with_db(|pool, _| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let revoked =
+            crate::stall_codes::revoked(&mut conn, &code_key).map_err(|e| e.to_string())?;
+        println!("stall-code keys:");
+        for (i, fp) in code_key.fingerprints().into_iter().enumerate() {
+            let state = match (i, revoked.iter().any(|r| r == fp)) {
+                (0, _) => "current (signs)",
+                (_, true) => "retired, revoked",
+                (_, false) => "retired (still verifies)",
+            };
+            println!("  {fp}  {state}");
+        }
+        println!("field keys:");
+        for (i, id) in cipher.key_ids().into_iter().enumerate() {
+            let state = if i == 0 {
+                "current (encrypts)"
+            } else {
+                "retired (still decrypts)"
+            };
+            println!("  {id}  {state}");
+        }
+        for (field, counts) in
+            crate::auth::rotation::census(&mut conn).map_err(|e| e.to_string())?
+        {
+            let shown: Vec<String> = counts.iter().map(|(id, n)| format!("{id}: {n}")).collect();
+            println!(
+                "  {field}: {}",
+                if shown.is_empty() {
+                    "none".to_owned()
+                } else {
+                    shown.join(", ")
+                }
+            );
+        }
+        Ok(())
+    })
+}
+
+fn revoke_key(fingerprint: &str) -> Result<(), String> {
+    let config = Config::from_env()?;
+    let code_key = crate::stall_codes::CodeKey::load(&config)?;
+    with_db(|pool, _| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        crate::stall_codes::revoke_key(&mut conn, &code_key, fingerprint, "cli").map_err(|e| {
+            match e.code() {
+                "not_found" => format!(
+                    "{fingerprint} is none of this server's stall-code keys (`backend keys` lists them)"
+                ),
+                _ => e.body.message_en.clone(),
+            }
+        })?;
+        println!("revoked {fingerprint}: codes it signed are refused from now on");
+        Ok(())
+    })
+}
+
+fn rotate_keys() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let cipher = crate::auth::field_cipher(&config)?;
+    with_db(|pool, _| {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let reports =
+            crate::auth::rotation::rotate(&mut conn, &cipher).map_err(|e| e.to_string())?;
+        let mut unreadable = 0;
+        for r in &reports {
+            println!(
+                "{}: {} re-encrypted under {}, {} unreadable",
+                r.field,
+                r.reencrypted,
+                cipher.current_id(),
+                r.unreadable
+            );
+            unreadable += r.unreadable;
+        }
+        if unreadable > 0 {
+            return Err(format!(
+                "{unreadable} values are under no configured key: keep every retired key \
+                 configured (MARKET_CODE_FIELD_KEYS_RETIRED) until they are found"
+            ));
+        }
+        Ok(())
+    })
+}
+
 fn create_user(
     username: &str,
     role: &str,
     display_name: Option<&str>,
     market: Option<&str>,
 ) -> Result<(), String> {
-    let password = match std::env::var("MARKET_CODE_NEW_PASSWORD") {
-        Ok(p) if !p.is_empty() => p,
-        _ => {
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
-    };
+    let password = new_password()?;
     with_db(|pool, _| {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         let market_id = match market {

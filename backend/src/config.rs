@@ -32,6 +32,159 @@ pub struct Config {
     /// The real-name check (实名认证) in use. `MARKET_CODE_REAL_NAME_CHECK`,
     /// default the development roster `<data_dir>/real-name-roster.csv`.
     pub real_name: RealNameSetting,
+    /// `development` (the default) or `production`, which refuses to start
+    /// with anything only fit for a developer's machine (see
+    /// `state::AppState::open`). `MARKET_CODE_ENV`.
+    pub mode: Mode,
+    /// Origins that may show the app in a frame, besides the app itself
+    /// (CSP `frame-ancestors`). `MARKET_CODE_FRAME_ANCESTORS`, separated by
+    /// commas or spaces, default none.
+    pub frame_ancestors: Vec<String>,
+    /// The abuse limits per client address and in total.
+    /// `MARKET_CODE_LIMITS`, `name=value` pairs (see [`Limits`]).
+    pub limits: Limits,
+    /// The SMS gateway, if one is configured (`MARKET_CODE_SMS_GATEWAY_URL`,
+    /// `MARKET_CODE_SMS_GATEWAY_TOKEN`); without one, codes go to the
+    /// development outbox, which production refuses.
+    pub sms_gateway: Option<SmsGateway>,
+    /// The stall-code signing keys: `MARKET_CODE_CODE_KEY` (signs; in
+    /// development generated into the data folder when unset) and
+    /// `MARKET_CODE_CODE_KEYS_RETIRED` (still verify).
+    pub code_keys: KeySettings,
+    /// The field-encryption keys: `MARKET_CODE_FIELD_KEY` (encrypts) and
+    /// `MARKET_CODE_FIELD_KEYS_RETIRED` (still decrypt).
+    pub field_keys: KeySettings,
+    /// The key of the resident-ID blind index, `MARKET_CODE_INDEX_KEY` (in
+    /// development generated into the data folder when unset). Never
+    /// rotated: every stored index value depends on it.
+    pub index_key: Option<String>,
+}
+
+/// One kind of key as configured: the current one (if given) and the
+/// retired ones, each hex or base64 text. Prints without them.
+#[derive(Clone, Default)]
+pub struct KeySettings {
+    pub current: Option<String>,
+    pub retired: Vec<String>,
+}
+
+impl KeySettings {
+    fn from_env(current: &str, retired: &str) -> Self {
+        Self {
+            current: std::env::var(current).ok().filter(|v| !v.trim().is_empty()),
+            retired: std::env::var(retired)
+                .unwrap_or_default()
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "KeySettings(current {}, {} retired, <redacted>)",
+            if self.current.is_some() {
+                "set"
+            } else {
+                "unset"
+            },
+            self.retired.len()
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+/// Where login codes are sent in production: an HTTP endpoint taking a JSON
+/// POST (`auth::sms::GatewaySender`). The token never reaches a log.
+#[derive(Clone)]
+pub struct SmsGateway {
+    pub url: String,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for SmsGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsGateway")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Limits that hold across server processes (counters in the database):
+/// per client address and in total, per hour. Each number's own limits
+/// (one code a minute, ten a day, five tries a code) and the staff login
+/// throttle's delays are fixed in `auth::otp` and `services::staff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// SMS codes sent at the request of one client address, per hour.
+    pub otp_sends_per_address: u32,
+    /// SMS codes sent in total, per hour.
+    pub otp_sends_total: u32,
+    /// Wrong SMS codes typed from one client address, per hour.
+    pub otp_failures_per_address: u32,
+    /// Wrong SMS codes typed in total, per hour.
+    pub otp_failures_total: u32,
+    /// Wrong staff passwords from one client address (any usernames), per
+    /// hour.
+    pub login_failures_per_address: u32,
+}
+
+impl Default for Limits {
+    /// Sized for a county pilot: a market office's shared connection (or a
+    /// carrier's NAT) is one address for many merchants, so the per-address
+    /// limits leave room for a busy morning, and the totals for every
+    /// merchant of the county logging in within a few days.
+    fn default() -> Self {
+        Self {
+            otp_sends_per_address: 30,
+            otp_sends_total: 2_000,
+            otp_failures_per_address: 30,
+            otp_failures_total: 2_000,
+            login_failures_per_address: 30,
+        }
+    }
+}
+
+impl Limits {
+    /// `otp_sends_per_address=30, otp_sends_total=2000`: the named limits
+    /// replace the defaults, the others stay. Unknown names are an error.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut limits = Self::default();
+        for entry in text
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            let (name, value) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry:?} is not name=value"))?;
+            let value: u32 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{entry:?}: the value is not a whole number"))?;
+            let slot = match name.trim() {
+                "otp_sends_per_address" => &mut limits.otp_sends_per_address,
+                "otp_sends_total" => &mut limits.otp_sends_total,
+                "otp_failures_per_address" => &mut limits.otp_failures_per_address,
+                "otp_failures_total" => &mut limits.otp_failures_total,
+                "login_failures_per_address" => &mut limits.login_failures_per_address,
+                other => return Err(format!("no limit named {other:?}")),
+            };
+            *slot = value;
+        }
+        Ok(limits)
+    }
 }
 
 impl Config {
@@ -52,6 +205,36 @@ impl Config {
         let trusted_proxies = parse_trusted_proxies(&env_or("MARKET_CODE_TRUSTED_PROXIES", ""))
             .map_err(|e| format!("MARKET_CODE_TRUSTED_PROXIES: {e}"))?;
         let real_name = RealNameSetting::parse(&env_or(REAL_NAME_ENV, ""), &data_dir)?;
+        let mode = match env_or("MARKET_CODE_ENV", "development").as_str() {
+            "development" => Mode::Development,
+            "production" => Mode::Production,
+            other => {
+                return Err(format!(
+                    "MARKET_CODE_ENV={other:?}: expected development or production"
+                ));
+            }
+        };
+        let frame_ancestors = parse_frame_ancestors(&env_or("MARKET_CODE_FRAME_ANCESTORS", ""))
+            .map_err(|e| format!("MARKET_CODE_FRAME_ANCESTORS: {e}"))?;
+        let limits = Limits::parse(&env_or("MARKET_CODE_LIMITS", ""))
+            .map_err(|e| format!("MARKET_CODE_LIMITS: {e}"))?;
+        let sms_gateway = std::env::var("MARKET_CODE_SMS_GATEWAY_URL")
+            .ok()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .map(|url| {
+                if url.starts_with("https://") || url.starts_with("http://") {
+                    Ok(SmsGateway {
+                        url,
+                        token: std::env::var("MARKET_CODE_SMS_GATEWAY_TOKEN")
+                            .ok()
+                            .filter(|t| !t.trim().is_empty()),
+                    })
+                } else {
+                    Err("MARKET_CODE_SMS_GATEWAY_URL must be an http(s) URL".to_owned())
+                }
+            })
+            .transpose()?;
         Ok(Self {
             addr,
             database_url,
@@ -60,8 +243,81 @@ impl Config {
             public_url,
             trusted_proxies,
             real_name,
+            mode,
+            frame_ancestors,
+            limits,
+            sms_gateway,
+            code_keys: KeySettings::from_env(
+                "MARKET_CODE_CODE_KEY",
+                "MARKET_CODE_CODE_KEYS_RETIRED",
+            ),
+            field_keys: KeySettings::from_env(
+                "MARKET_CODE_FIELD_KEY",
+                "MARKET_CODE_FIELD_KEYS_RETIRED",
+            ),
+            index_key: std::env::var("MARKET_CODE_INDEX_KEY")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
         })
     }
+
+    /// A development configuration over `data_dir` (the database, keys and
+    /// outbox in it, no SPA): what in-process tests start from, changing
+    /// what they test.
+    pub fn local(data_dir: PathBuf) -> Self {
+        Self {
+            addr: "127.0.0.1:0".parse().expect("a socket address"),
+            database_url: data_dir.join("market-code.sqlite3").display().to_string(),
+            dist_dir: data_dir.join("dist"),
+            real_name: RealNameSetting::DevRoster(data_dir.join(crate::identity::roster::ROSTER_FILE)),
+            data_dir,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            trusted_proxies: Vec::new(),
+            mode: Mode::Development,
+            frame_ancestors: Vec::new(),
+            limits: Limits::default(),
+            sms_gateway: None,
+            code_keys: KeySettings::default(),
+            field_keys: KeySettings::default(),
+            index_key: None,
+        }
+    }
+
+    pub fn production(&self) -> bool {
+        self.mode == Mode::Production
+    }
+
+    /// Whether the public URL is https: cookies get `Secure` and the
+    /// `__Host-` prefix, and responses carry HSTS.
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// `https://app.example.cn https://*.example.cn`: origins (scheme, host,
+/// optional port; a `*.` wildcard host as CSP allows), checked character by
+/// character since each goes into a header as it is.
+pub fn parse_frame_ancestors(text: &str) -> Result<Vec<String>, String> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (scheme, rest) = entry
+                .split_once("://")
+                .ok_or_else(|| format!("{entry:?} is not an origin (https://host)"))?;
+            let host_ok = !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:*".contains(&b))
+                && !rest.contains("**");
+            if !matches!(scheme, "https" | "http") || !host_ok {
+                return Err(format!(
+                    "{entry:?} is not an origin (https://host[:port], no path)"
+                ));
+            }
+            Ok(entry.to_ascii_lowercase())
+        })
+        .collect()
 }
 
 /// `10.0.0.1, 10.1.0.0/16, ::1`: each entry an address or a CIDR range. A
@@ -110,5 +366,36 @@ mod tests {
             let e = parse_trusted_proxies(bad).unwrap_err();
             assert!(e.contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn frame_ancestors_are_plain_origins() {
+        assert_eq!(
+            parse_frame_ancestors(" https://App.Example.cn, https://*.kanyixing.cn:8443 ").unwrap(),
+            ["https://app.example.cn", "https://*.kanyixing.cn:8443"]
+        );
+        assert!(parse_frame_ancestors("").unwrap().is_empty());
+        for bad in [
+            "app.example.cn",
+            "https://x.cn/path",
+            "https://x.cn;script-src",
+            "javascript://x",
+            "https://'self'",
+            "https://",
+        ] {
+            assert!(parse_frame_ancestors(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_replace_the_named_defaults_only() {
+        let l = Limits::parse("otp_sends_per_address=5, login_failures_per_address=7").unwrap();
+        assert_eq!(l.otp_sends_per_address, 5);
+        assert_eq!(l.login_failures_per_address, 7);
+        assert_eq!(l.otp_sends_total, Limits::default().otp_sends_total);
+        assert_eq!(Limits::parse("").unwrap(), Limits::default());
+        assert!(Limits::parse("otp_sends=5").is_err());
+        assert!(Limits::parse("otp_sends_total=-1").is_err());
+        assert!(Limits::parse("otp_sends_total").is_err());
     }
 }

@@ -7,6 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::error::{ApiErrorBody, FieldError};
+use shared::limits::Bounded;
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -19,6 +20,9 @@ pub struct AppError(Box<ErrorParts>);
 pub struct ErrorParts {
     pub status: StatusCode,
     pub body: ApiErrorBody,
+    /// Seconds after which a refused request may succeed: sent as
+    /// `Retry-After` (a 429 or 503 says when to come back).
+    pub retry_after: Option<u64>,
     /// Logged, never sent.
     internal: Option<String>,
 }
@@ -46,6 +50,7 @@ impl AppError {
                 message_en: message_en.to_owned(),
                 fields: Vec::new(),
             },
+            retry_after: None,
             internal: None,
         }))
     }
@@ -130,6 +135,12 @@ impl AppError {
     pub fn code(&self) -> &str {
         &self.body.code
     }
+
+    /// Tells the client when to try again (`Retry-After`, at least 1 s).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
 }
 
 impl std::fmt::Display for AppError {
@@ -152,7 +163,12 @@ impl IntoResponse for AppError {
             tracing::debug!(code = %self.body.code, "request refused");
         }
         let parts = *self.0;
-        (parts.status, axum::Json(parts.body)).into_response()
+        let mut res = (parts.status, axum::Json(parts.body)).into_response();
+        if let Some(seconds) = parts.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        res
     }
 }
 
@@ -209,10 +225,27 @@ impl From<JsonRejection> for AppError {
     }
 }
 
-/// `axum::Json`, but a malformed body is the same JSON error as everything else.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// `axum::Json`, but a malformed body is the same JSON error as everything
+/// else, and a body is accepted only within its type's bounds
+/// (`shared::limits::Bounded`): a string or list over its limit is a 422
+/// naming the field, before the handler does any work. (The body's size is
+/// capped before it is even parsed: see `routes`.)
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned + Bounded,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        value.check_bounds().map_err(AppError::validation)?;
+        Ok(Self(value))
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {

@@ -20,9 +20,12 @@ pub mod decision;
 pub mod decisions;
 pub mod error;
 pub mod identity;
+#[cfg(test)]
+mod fuzz;
 pub mod passwords;
 pub mod request;
 pub mod routes;
+pub mod security_headers;
 pub mod seed;
 pub mod services;
 pub mod stall_codes;

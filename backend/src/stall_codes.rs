@@ -7,9 +7,14 @@
 //! honoured until their stall's code is reissued.
 //!
 //! A code is refused when its tag does not verify (forged, edited,
-//! truncated, signed with another key) or when the stall's `code_version` has
-//! moved past the code's (a reprint revoked it). Refusals are written to the
-//! audit log; nothing else is stored.
+//! truncated, signed with a key this server does not hold), when it was
+//! signed by a key the operator revoked, or when the stall's `code_version`
+//! has moved past the code's (a reprint revoked it). Refusals are counted
+//! per client address (`services::refusals`); nothing else is stored.
+//!
+//! Keys rotate: the current key signs, retired keys still verify, so cards
+//! already printed keep working; once the market has reprinted them, the
+//! operator revokes the old key by its fingerprint (`backend revoke-key`).
 
 use axum::http::StatusCode;
 use diesel::prelude::*;
@@ -22,39 +27,34 @@ use shared::stall_code::{
 use crate::auth::keys::{self, HmacSha256};
 use crate::config::Config;
 use crate::db::models::{Market, Stall};
-use crate::db::schema::{markets, stalls};
+use crate::db::schema::{markets, revoked_keys, stalls};
 use crate::db::{DbConn, timestamp};
 use crate::error::{AppError, AppResult};
 
 pub const KEY_ENV: &str = "MARKET_CODE_CODE_KEY";
+pub const RETIRED_KEYS_ENV: &str = "MARKET_CODE_CODE_KEYS_RETIRED";
 pub const KEY_FILE: &str = "stall-code.key";
 /// Longer than any code this server makes; refused before any decoding.
-const MAX_CODE_LEN: usize = 128;
+const MAX_CODE_LEN: usize = shared::limits::MAX_CODE_LEN;
 
-/// The stall-code signing key. Prints as `<redacted>`.
-pub struct CodeKey {
-    id: u8,
+/// One signing key. Its fingerprint (the first 8 bytes of its SHA-256, in
+/// hex) names it to the operator; a code carries the fingerprint's first
+/// byte, as printed codes always have.
+struct SigningKey {
+    fingerprint: String,
     key: Vec<u8>,
 }
 
-impl CodeKey {
-    /// The key id is derived from the key, so a code signed under an older
-    /// key is told apart without a lookup table.
-    pub fn from_bytes(key: Vec<u8>) -> Self {
-        let id = Sha256::digest(&key)[0];
-        Self { id, key }
+impl SigningKey {
+    fn new(key: Vec<u8>) -> Self {
+        Self {
+            fingerprint: hex::encode(&Sha256::digest(&key)[..8]),
+            key,
+        }
     }
 
-    /// `MARKET_CODE_CODE_KEY` (hex or base64), else `data/stall-code.key`,
-    /// generated on first run.
-    pub fn load(config: &Config) -> Result<Self, String> {
-        let env = std::env::var(KEY_ENV).ok();
-        keys::load_or_create(KEY_ENV, env.as_deref(), &config.data_dir, KEY_FILE)
-            .map(Self::from_bytes)
-    }
-
-    pub fn id(&self) -> u8 {
-        self.id
+    fn id(&self) -> u8 {
+        u8::from_str_radix(&self.fingerprint[..2], 16).expect("hex")
     }
 
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
@@ -64,31 +64,9 @@ impl CodeKey {
         mac
     }
 
-    /// The text after `/S/`: a compact code.
-    pub fn sign(&self, payload: &CompactPayload) -> String {
-        let bytes = payload.to_bytes();
-        let tag = self.mac(&bytes).finalize().into_bytes();
-        stall_code::join_compact(&bytes, &tag[..COMPACT_TAG_LEN])
-    }
-
-    /// The text after `/s/` in the legacy format, as codes were printed
-    /// before the compact one; only tests make them now.
-    #[cfg(test)]
-    pub fn sign_legacy(&self, payload: &CodePayload) -> String {
-        let bytes = payload.to_bytes();
-        let tag = self.mac(&bytes).finalize().into_bytes();
-        stall_code::join(&bytes, &tag[..stall_code::TAG_LEN])
-    }
-
-    /// The payload of a genuine code, in either format. The tag is compared
-    /// in constant time before the payload is even parsed, so nothing an
-    /// attacker controls is interpreted unauthenticated. The two formats'
-    /// payloads start with different bytes, so a tag made for one never
-    /// verifies as the other.
-    pub fn verify(&self, code: &str) -> Option<Verified> {
-        if code.len() > MAX_CODE_LEN {
-            return None;
-        }
+    /// The payload of a code whose tag this key made, in either format. The
+    /// tag is compared in constant time before the payload is even parsed.
+    fn verify(&self, code: &str) -> Option<Verified> {
         let verified = if code.contains('.') {
             let (payload, tag) = stall_code::split(code).ok()?;
             self.mac(&payload).verify_truncated_left(&tag).ok()?;
@@ -98,7 +76,104 @@ impl CodeKey {
             self.mac(&payload).verify_truncated_left(&tag).ok()?;
             Verified::Compact(CompactPayload::from_bytes(&payload).ok()?)
         };
-        (verified.key_id() == self.id).then_some(verified)
+        (verified.key_id() == self.id()).then_some(verified)
+    }
+}
+
+/// The stall-code keys: the current one signs, it and the retired ones
+/// verify (a code printed under a retired key keeps working until the
+/// operator revokes that key: `backend revoke-key`). Prints as
+/// `<redacted>`.
+pub struct CodeKey {
+    current: SigningKey,
+    retired: Vec<SigningKey>,
+}
+
+impl CodeKey {
+    /// One key, current.
+    pub fn from_bytes(key: Vec<u8>) -> Self {
+        Self {
+            current: SigningKey::new(key),
+            retired: Vec::new(),
+        }
+    }
+
+    /// The same keys, and `retired` ones that still verify.
+    pub fn with_retired(mut self, retired: Vec<Vec<u8>>) -> Self {
+        self.retired = retired
+            .into_iter()
+            .map(SigningKey::new)
+            .filter(|k| k.fingerprint != self.current.fingerprint)
+            .collect();
+        self
+    }
+
+    /// `MARKET_CODE_CODE_KEY` (hex or base64; in development, else
+    /// `data/stall-code.key`, generated on first run) and
+    /// `MARKET_CODE_CODE_KEYS_RETIRED`.
+    pub fn load(config: &Config) -> Result<Self, String> {
+        let (current, retired) = keys::load_ring(
+            &config.code_keys,
+            KEY_ENV,
+            RETIRED_KEYS_ENV,
+            &config.data_dir,
+            KEY_FILE,
+            config.production(),
+        )?;
+        Ok(Self::from_bytes(current).with_retired(retired))
+    }
+
+    /// The id byte new codes carry.
+    pub fn id(&self) -> u8 {
+        self.current.id()
+    }
+
+    /// The signing key's fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        &self.current.fingerprint
+    }
+
+    /// Every key's fingerprint, the signing key first.
+    pub fn fingerprints(&self) -> Vec<&str> {
+        self.keys().map(|k| k.fingerprint.as_str()).collect()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &SigningKey> {
+        std::iter::once(&self.current).chain(&self.retired)
+    }
+
+    /// The text after `/S/`: a compact code.
+    pub fn sign(&self, payload: &CompactPayload) -> String {
+        let bytes = payload.to_bytes();
+        let tag = self.current.mac(&bytes).finalize().into_bytes();
+        stall_code::join_compact(&bytes, &tag[..COMPACT_TAG_LEN])
+    }
+
+    /// The text after `/s/` in the legacy format, as codes were printed
+    /// before the compact one; only tests make them now.
+    #[cfg(test)]
+    pub fn sign_legacy(&self, payload: &CodePayload) -> String {
+        let bytes = payload.to_bytes();
+        let tag = self.current.mac(&bytes).finalize().into_bytes();
+        stall_code::join(&bytes, &tag[..stall_code::TAG_LEN])
+    }
+
+    /// The payload of a genuine code, in either format, signed by any key
+    /// held. Every key is tried (there are few): the tag, not the id byte,
+    /// decides, and the id byte must then match the key that verified. The
+    /// two formats' payloads start with different bytes, so a tag made for
+    /// one never verifies as the other.
+    pub fn verify(&self, code: &str) -> Option<Verified> {
+        self.verify_with_key(code).map(|(v, _)| v)
+    }
+
+    /// As [`CodeKey::verify`], with the fingerprint of the key that signed.
+    pub fn verify_with_key(&self, code: &str) -> Option<(Verified, &str)> {
+        if code.len() > MAX_CODE_LEN {
+            return None;
+        }
+        self.keys()
+            .find_map(|k| k.verify(code).map(|v| (v, k.fingerprint.as_str())))
     }
 }
 
@@ -120,7 +195,12 @@ impl Verified {
 
 impl std::fmt::Debug for CodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CodeKey(id {}, <redacted>)", self.id)
+        write!(
+            f,
+            "CodeKey({}, {} retired, <redacted>)",
+            self.current.fingerprint,
+            self.retired.len()
+        )
     }
 }
 
@@ -151,7 +231,9 @@ impl CodeRefusal {
 
     pub fn to_error(&self) -> AppError {
         match self.reason {
-            "superseded" => AppError::new(
+            // A reprint, or a key the operator revoked once the market had
+            // reprinted its cards under the new one.
+            "superseded" | "key_revoked" => AppError::new(
                 StatusCode::GONE,
                 "code_superseded",
                 "这张摊位码已被新码替换，请扫描摊位上最新的码",
@@ -179,9 +261,17 @@ pub fn resolve(
     key: &CodeKey,
     code: &str,
 ) -> AppResult<Result<ResolvedCode, CodeRefusal>> {
-    let Some(verified) = key.verify(code) else {
+    let Some((verified, fingerprint)) = key.verify_with_key(code) else {
         return Ok(Err(CodeRefusal::invalid()));
     };
+    // Only a retired key can have been revoked (the signing key never is).
+    if fingerprint != key.fingerprint() && is_revoked(conn, fingerprint)? {
+        return Ok(Err(CodeRefusal {
+            reason: "key_revoked",
+            market_id: None,
+            stall_id: None,
+        }));
+    }
     // The market, and the stall with the code version printed for it.
     let (market, stall) = match verified {
         Verified::Legacy(payload) => {
@@ -277,6 +367,71 @@ pub fn resolve(
         market,
         stall: Some(stall),
     }))
+}
+
+fn is_revoked(conn: &mut DbConn, fingerprint: &str) -> AppResult<bool> {
+    Ok(revoked_keys::table
+        .find(fingerprint)
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}
+
+/// Revokes a retired signing key (by fingerprint): codes it signed are
+/// refused from now on, by every server process. The signing key itself
+/// cannot be revoked (make another one current first), nor a key this
+/// server does not hold (a typo).
+pub fn revoke_key(
+    conn: &mut DbConn,
+    key: &CodeKey,
+    fingerprint: &str,
+    actor: &str,
+) -> AppResult<()> {
+    let fingerprint = fingerprint.trim().to_ascii_lowercase();
+    if fingerprint == key.fingerprint() {
+        return Err(AppError::unprocessable(
+            "key_current",
+            "不能撤销正在使用的签名密钥，请先更换密钥",
+            "The signing key cannot be revoked; make another key current first",
+        ));
+    }
+    if !key.fingerprints().contains(&fingerprint.as_str()) {
+        return Err(AppError::not_found());
+    }
+    crate::db::write_transaction(conn, |conn| {
+        if is_revoked(conn, &fingerprint)? {
+            return Ok(());
+        }
+        diesel::insert_into(revoked_keys::table)
+            .values((
+                revoked_keys::key_id.eq(&fingerprint),
+                revoked_keys::kind.eq("code"),
+                revoked_keys::revoked_at.eq(timestamp(chrono::Utc::now())),
+                revoked_keys::actor.eq(actor),
+            ))
+            .execute(conn)?;
+        crate::services::audit::audit(
+            conn,
+            actor,
+            "key.revoked",
+            "key",
+            Some(&fingerprint),
+            None,
+            serde_json::json!({ "kind": "code" }),
+            None,
+        )
+    })
+}
+
+/// The revoked fingerprints among `key`'s.
+pub fn revoked(conn: &mut DbConn, key: &CodeKey) -> AppResult<Vec<String>> {
+    let mut out = Vec::new();
+    for fp in key.fingerprints() {
+        if is_revoked(conn, fp)? {
+            out.push(fp.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 fn market_by_id(conn: &mut DbConn, id: &str) -> AppResult<Option<Market>> {

@@ -11,7 +11,10 @@
 //! The markup mirrors the app's (`components/layout.rs`, `pages/scan.rs`):
 //! same elements, ids and classes, so the takeover does not move anything.
 //! Both languages are in it, and `style.css` shows the one the saved setting
-//! (applied to `<html lang>` before the first paint) picks. Every value is
+//! picks: the app keeps its settings in an `mc_prefs` cookie too
+//! (`frontend/src/state.rs`, `loader.js`), and the page's `<html lang
+//! class>` is rendered from it, since no inline script may apply them before
+//! the first paint (`security_headers`). Every value is
 //! escaped by `maud`; the data block escapes `<`, `>` and `&` as JSON
 //! `\u` escapes, so no text can close the block.
 
@@ -20,7 +23,7 @@ use std::path::Path;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, PreEscaped, html};
@@ -30,7 +33,7 @@ use tower_http::compression::CompressionLayer;
 
 use crate::db;
 use crate::error::AppError;
-use crate::request::RequestId;
+use crate::request::{ClientInfo, RequestId};
 use crate::services::login;
 use crate::state::AppState;
 
@@ -50,8 +53,11 @@ pub fn router() -> Router<AppState> {
 async fn page(
     State(state): State<AppState>,
     rid: RequestId,
+    client: ClientInfo,
+    headers: HeaderMap,
     code: Result<UrlPath<String>, PathRejection>,
 ) -> Response {
+    let prefs = Prefs::from_headers(&headers);
     let Ok(shell) = Shell::load(&state.config.dist_dir).await else {
         // No built app (an API-only deployment): nothing to render into.
         return StatusCode::NOT_FOUND.into_response();
@@ -61,16 +67,16 @@ async fn page(
             let auth = state.auth.clone();
             let text = code.clone();
             let result = db::run(&state.pool, move |conn| {
-                login::code_info(conn, &auth, &text, "page", rid.get())
+                login::code_info(conn, &auth, &text, &client.ip, rid.get())
             })
             .await;
             (code, result)
         }
         // Not even text (bad percent-encoding), or far longer than any code:
         // refused like any unreadable code, without a lookup, and not echoed
-        // into the page. (Like the API's path rejection, no audit row here;
+        // into the page. (Like the API's path rejection, not counted here;
         // the app, finding no answer for its path, asks the API, which
-        // refuses and audits it once.)
+        // refuses and counts it once.)
         _ => (String::new(), Err(invalid_code())),
     };
     let (status, answer) = match result {
@@ -86,11 +92,64 @@ async fn page(
             // The database is away: the plain app shell asks again itself
             // and offers a retry.
             tracing::error!(error = %e, "stall page: serving the app without the card");
-            return html_response(StatusCode::OK, shell.plain());
+            let page = prefs.apply(shell.plain());
+            return html_response(StatusCode::OK, page, shell.policy(&state));
         }
     };
     let data = ScanPageData { code, answer };
-    html_response(status, shell.render(&data))
+    let page = prefs.apply(shell.render(&data));
+    html_response(status, page, shell.policy(&state))
+}
+
+/// The merchant's saved settings, from the `mc_prefs` cookie (`zh`, `en`,
+/// `zh.large`, `en.large`; anything else is the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Prefs {
+    english: bool,
+    large_text: bool,
+}
+
+impl Prefs {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        let value = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == "mc_prefs")
+            .map(|(_, value)| value.trim());
+        let (lang, large) = match value {
+            Some(v) => v.split_once('.').unwrap_or((v, "")),
+            None => return Self::default(),
+        };
+        Self {
+            english: lang == "en",
+            large_text: large == "large",
+        }
+    }
+
+    /// The page with its `<html>` tag saying the language and text size, as
+    /// `state.rs` sets them once the app runs.
+    fn apply(self, page: String) -> String {
+        let Some(start) = page.find("<html") else {
+            return page;
+        };
+        let Some(end) = page[start..].find('>').map(|i| start + i + 1) else {
+            return page;
+        };
+        let lang = if self.english { "en" } else { "zh-CN" };
+        let class = if self.large_text {
+            " class=\"large\""
+        } else {
+            ""
+        };
+        format!(
+            "{}<html lang=\"{lang}\"{class}>{}",
+            &page[..start],
+            &page[end..]
+        )
+    }
 }
 
 fn invalid_code() -> AppError {
@@ -101,7 +160,7 @@ fn invalid_code() -> AppError {
     )
 }
 
-fn html_response(status: StatusCode, body: String) -> Response {
+fn html_response(status: StatusCode, body: String, policy: HeaderValue) -> Response {
     (
         status,
         [
@@ -111,6 +170,8 @@ fn html_response(status: StatusCode, body: String) -> Response {
             ),
             // The answer changes when a code is reissued or a stall edited.
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            // The inlined stylesheet, allowed by its hash.
+            (header::CONTENT_SECURITY_POLICY, policy),
         ],
         body,
     )
@@ -127,6 +188,8 @@ struct Shell {
     body: String,
     /// `</body></html>`.
     tail: String,
+    /// The stylesheets inlined into `head`, as inlined.
+    styles: Vec<String>,
 }
 
 impl Shell {
@@ -155,19 +218,28 @@ impl Shell {
             .ok_or("unclosed <body>")?;
         let body_close = index.rfind("</body>").ok_or("no </body> in index.html")?;
         let mut head = index[..body_open_end].to_owned();
+        let mut styles = Vec::new();
         for (href, css) in stylesheets {
             if css.contains("</") {
                 continue;
             }
             if let Some((start, end)) = find_link(&head, href) {
                 head.replace_range(start..end, &format!("<style>{css}</style>"));
+                styles.push(css.clone());
             }
         }
         Ok(Self {
             head,
             body: index[body_open_end..body_close].to_owned(),
             tail: index[body_close..].to_owned(),
+            styles,
         })
+    }
+
+    /// The Content-Security-Policy of a page with these inlined styles.
+    fn policy(&self, state: &AppState) -> HeaderValue {
+        let styles: Vec<&str> = self.styles.iter().map(String::as_str).collect();
+        crate::security_headers::policy_with_styles(&state.config, &styles)
     }
 
     fn plain(&self) -> String {
@@ -390,6 +462,39 @@ mod tests {
             stall_number: Some("A-01".to_owned()),
             zone: Some("A".to_owned()),
             trade: None,
+        }
+    }
+
+    #[test]
+    fn the_saved_settings_are_on_the_html_tag_from_the_first_byte() {
+        let prefs = |cookie: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+            Prefs::from_headers(&h)
+        };
+        let page = shell().plain();
+        assert!(
+            Prefs::default()
+                .apply(page.clone())
+                .contains("<html lang=\"zh-CN\"><meta")
+        );
+        let en = prefs("a=1; mc_prefs=en.large; b=2").apply(page.clone());
+        assert!(
+            en.starts_with("<!doctype html><html lang=\"en\" class=\"large\"><meta"),
+            "{en}"
+        );
+        assert!(
+            prefs("mc_prefs=en")
+                .apply(page.clone())
+                .contains("<html lang=\"en\"><meta")
+        );
+        for odd in [
+            "mc_prefs=fr",
+            "mc_prefs=\"><script>",
+            "xmc_prefs=en",
+            "mc_prefs=zh.huge",
+        ] {
+            assert_eq!(prefs(odd), Prefs::default(), "{odd}");
         }
     }
 

@@ -21,6 +21,28 @@ pub fn conn() -> DbConn {
     c
 }
 
+/// A folder removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A migrated SQLite file (shared by the pool's connections, unlike
+/// `:memory:`), for tests of what several connections do at once.
+pub fn temp_pool() -> (crate::db::DbPool, TempDir) {
+    let dir = std::env::temp_dir().join(format!(
+        "mc-unit-{}",
+        hex::encode(rand::random::<[u8; 8]>())
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = crate::db::connect(&dir.join("t.sqlite3").display().to_string()).unwrap();
+    crate::db::migrate(&pool).unwrap();
+    (pool, TempDir(dir))
+}
+
 /// 10:00 in Yixing on 2026-11-26.
 pub fn now() -> DateTime<Utc> {
     "2026-11-26T02:00:00Z".parse().unwrap()

@@ -11,6 +11,12 @@ use crate::i18n::Lang;
 
 const LANG_KEY: &str = "mc.lang";
 const LARGE_KEY: &str = "mc.large_text";
+/// The settings as a cookie, `zh`, `en`, `zh.large` or `en.large`, so the
+/// server renders the stall page in them from its first byte (no inline
+/// script may apply them: the Content-Security-Policy forbids it).
+/// `loader.js` writes the same from local storage on every page load, and
+/// `backend/src/stall_page.rs` reads it.
+const PREFS_COOKIE: &str = "mc_prefs";
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
@@ -37,6 +43,14 @@ impl Settings {
         // setting then simply lasts for this visit.
         let _ = LocalStorage::set(LANG_KEY, self.lang.storage_value());
         let _ = LocalStorage::set(LARGE_KEY, self.large_text);
+        let value = format!(
+            "{PREFS_COOKIE}={}{}; Path=/; Max-Age=31536000; SameSite=Lax",
+            if self.lang == Lang::En { "en" } else { "zh" },
+            if self.large_text { ".large" } else { "" },
+        );
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            let _ = js_sys::Reflect::set(document.as_ref(), &"cookie".into(), &value.into());
+        }
     }
 
     /// Reflects the settings on `<html>`: `lang` for screen readers and font

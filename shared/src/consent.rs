@@ -200,6 +200,33 @@ pub fn sha256_hex(text: &str) -> String {
         })
 }
 
+/// The bounds of these requests (see [`crate::limits`]).
+mod bounds {
+    use super::{ApplicationRequest, DecideRequest, SignRequest};
+    use crate::limits::*;
+
+    impl Bounded for SignRequest {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("letter_version", &self.letter_version, MAX_TOKEN_LEN)
+                .text("text_sha256", &self.text_sha256, MAX_TOKEN_LEN)
+                .list("bank_ids", &self.bank_ids, MAX_BANK_IDS, MAX_ID_LEN)
+                .text("language", &self.language, MAX_TOKEN_LEN);
+        }
+    }
+
+    impl Bounded for DecideRequest {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("consent_id", &self.consent_id, MAX_ID_LEN);
+        }
+    }
+
+    impl Bounded for ApplicationRequest {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("decision_id", &self.decision_id, MAX_ID_LEN);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod decision;
 pub mod error;
 pub mod form;
 pub mod ids;
+pub mod limits;
 pub mod manager;
 pub mod merchant;
 pub mod stall_code;

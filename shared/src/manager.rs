@@ -456,7 +456,7 @@ pub struct CardsRequest {
     pub stall_ids: Vec<String>,
 }
 
-pub const MAX_CARDS: usize = 400;
+pub use crate::limits::MAX_CARDS;
 
 /// The three lines printed under every code.
 pub const CARD_INSTRUCTIONS: [&str; 3] = [
@@ -597,6 +597,59 @@ pub struct MerchantStatus {
     pub stage: String,
     /// `YYYY-MM-DD` (China time) of the first login.
     pub since: String,
+}
+
+/// The bounds of the staff's requests (see [`crate::limits`]).
+mod bounds {
+    use super::{CardsRequest, MarketInput, StaffLogin, StaffUserInput, StallInput};
+    use crate::limits::*;
+
+    impl Bounded for StaffLogin {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("username", &self.username, MAX_USERNAME_LEN).text(
+                "password",
+                &self.password,
+                MAX_PASSWORD_LEN,
+            );
+        }
+    }
+
+    impl Bounded for MarketInput {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("name", &self.name, MAX_NAME_LEN)
+                .text("office_phone", &self.office_phone, MAX_LINE_LEN)
+                .text("address", &self.address, MAX_LINE_LEN);
+        }
+    }
+
+    impl Bounded for StaffUserInput {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("username", &self.username, MAX_USERNAME_LEN)
+                .text("display_name", &self.display_name, MAX_NAME_LEN)
+                .text("password", &self.password, MAX_PASSWORD_LEN)
+                .text("role", &self.role, MAX_TOKEN_LEN)
+                .opt_text("market_id", self.market_id.as_deref(), MAX_ID_LEN);
+        }
+    }
+
+    impl Bounded for StallInput {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("number", &self.number, MAX_NAME_LEN)
+                .text("zone", &self.zone, MAX_NAME_LEN)
+                .text("trade", &self.trade, MAX_NAME_LEN)
+                .text("holder_name", &self.holder_name, MAX_NAME_LEN)
+                .text("holder_mobile", &self.holder_mobile, MAX_MOBILE_LEN)
+                .text("uscc", &self.uscc, MAX_TOKEN_LEN)
+                .text("rent_yuan", &self.rent_yuan, MAX_TOKEN_LEN)
+                .text("status", &self.status, MAX_TOKEN_LEN);
+        }
+    }
+
+    impl Bounded for CardsRequest {
+        fn bounds(&self, b: &mut Bounds) {
+            b.list("stall_ids", &self.stall_ids, MAX_CARDS, MAX_ID_LEN);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -352,6 +352,44 @@ fn required_text(errors: &mut Vec<FieldError>, field: &str, value: &FormValue) -
     }
 }
 
+/// The bounds of the merchant's requests (see [`crate::limits`]).
+mod bounds {
+    use super::{IdentityInput, OtpRequest, ProfileInput, SessionRequest};
+    use crate::limits::*;
+
+    impl Bounded for OtpRequest {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("mobile", &self.mobile, MAX_MOBILE_LEN).opt_text(
+                "code",
+                self.code.as_deref(),
+                MAX_CODE_LEN,
+            );
+        }
+    }
+
+    impl Bounded for SessionRequest {
+        fn bounds(&self, b: &mut Bounds) {
+            b.text("mobile", &self.mobile, MAX_MOBILE_LEN)
+                .text("otp", &self.otp, MAX_TOKEN_LEN);
+        }
+    }
+
+    impl Bounded for IdentityInput {
+        fn bounds(&self, b: &mut Bounds) {
+            b.form("name", &self.name, MAX_NAME_LEN)
+                .form("resident_id", &self.resident_id, MAX_TOKEN_LEN);
+        }
+    }
+
+    impl Bounded for ProfileInput {
+        fn bounds(&self, b: &mut Bounds) {
+            b.form("uscc", &self.uscc, MAX_TOKEN_LEN)
+                .form("trade", &self.trade, MAX_NAME_LEN)
+                .form("years_in_business", &self.years_in_business, MAX_TOKEN_LEN);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};

@@ -1,5 +1,10 @@
 //! Headless Chromium through chromedriver, as a merchant's phone sees the app:
 //! a 390×844 viewport and WeChat's in-app browser user agent.
+//!
+//! The server sends a strict Content-Security-Policy; every browser test
+//! ends with [`close`], which fails it if the browser's console logged a
+//! violation of that policy (something the app tried that the policy
+//! blocked: an inline script or style, a foreign resource).
 
 use std::path::PathBuf;
 
@@ -54,6 +59,8 @@ async fn phone_with(javascript: bool) -> Client {
             "prefs": { "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 } },
         }),
     );
+    // The console, for [`close`] to read.
+    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&webdriver)
@@ -121,29 +128,76 @@ pub async fn wait_for_app(client: &Client) {
     }
 }
 
-/// A Chrome DevTools Protocol command, sent through chromedriver's
-/// `goog/cdp/execute` endpoint.
-#[derive(Debug)]
-struct Cdp {
-    cmd: String,
-    params: serde_json::Value,
+/// The console messages logged since the last call (each read once).
+pub async fn console(client: &Client) -> Vec<String> {
+    // chromedriver's (pre-W3C) log endpoint: the entries since the last read.
+    let entries = client
+        .issue_cmd(ChromedriverPost {
+            path: "se/log",
+            body: json!({ "type": "browser" }),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("reading the browser's console: {e}"));
+    entries
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| e["message"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+/// Whether a console message reports a Content-Security-Policy violation.
+pub fn is_csp_violation(message: &str) -> bool {
+    message.contains("Content Security Policy")
+}
+
+/// Fails when the console logged a Content-Security-Policy violation
+/// since the last read.
+pub async fn assert_no_csp_violation(client: &Client) {
+    let violations: Vec<String> = console(client)
+        .await
+        .into_iter()
+        .filter(|m| is_csp_violation(m))
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "the page broke its Content-Security-Policy:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// Ends a browser test: no Content-Security-Policy violation may have been
+/// logged, then the browser closes.
+pub async fn close(client: Client) {
+    assert_no_csp_violation(&client).await;
+    client.close().await.unwrap();
+}
+
+/// A POST to one of chromedriver's own endpoints of the session
+/// (`session/<id>/<path>`), beyond what WebDriver defines.
+#[derive(Debug)]
+struct ChromedriverPost {
+    path: &'static str,
+    body: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ChromedriverPost {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.cmd, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
@@ -151,10 +205,11 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
 /// `Page.addScriptToEvaluateOnNewDocument`, …) to the session's page and
 /// returns its result. Panics when chromedriver refuses it.
 pub async fn cdp(client: &Client, cmd: &str, params: serde_json::Value) -> serde_json::Value {
+    // chromedriver's `goog/cdp/execute` endpoint.
     client
-        .issue_cmd(Cdp {
-            cmd: cmd.to_owned(),
-            params,
+        .issue_cmd(ChromedriverPost {
+            path: "goog/cdp/execute",
+            body: json!({ "cmd": cmd, "params": params }),
         })
         .await
         .unwrap_or_else(|e| panic!("DevTools {cmd}: {e}"))

@@ -146,3 +146,48 @@ async fn a_client_request_id_is_echoed_only_when_plain_and_short() {
         );
     }
 }
+
+/// Every response, page or API, success or refusal, carries the security
+/// headers; the server-rendered stall page allows its inlined stylesheet by
+/// its hash and nothing else inline.
+#[tokio::test]
+async fn security_headers_are_on_the_spa_the_stall_page_and_the_api() {
+    let code = e2e::stall_code("A-06");
+    for path in [
+        "/".to_owned(),
+        "/login".to_owned(),
+        "/manager".to_owned(),
+        "/api/health".to_owned(),
+        "/api/no/such/thing".to_owned(),
+        format!("/S/{code}"),
+        "/S/NOT-A-CODE".to_owned(),
+    ] {
+        let res = e2e::client().get(e2e::url(&path)).send().await.unwrap();
+        let h = res.headers();
+        let get = |name: &str| {
+            h.get(name)
+                .unwrap_or_else(|| panic!("{path}: no {name}"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        let csp = get("content-security-policy");
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'self'"), "{path}: {csp}");
+        assert!(csp.contains("object-src 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        if path.starts_with("/S/") && res.status().is_client_error() || path == format!("/S/{code}")
+        {
+            // The page inlines style.css (when the app is built) by hash.
+            assert!(csp.contains("style-src 'self'"), "{path}: {csp}");
+        }
+        assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+        // The test server's public URL is http: no HSTS (it would pin a
+        // developer's localhost to https).
+        assert!(h.get("strict-transport-security").is_none(), "{path}");
+    }
+}

@@ -2,7 +2,7 @@
 //! printed before the compact format), as it crosses the network: the stall
 //! card already in the HTML, small enough for the first round trip, with the
 //! same answer as the API in a non-executable data block; a refused code as
-//! a bilingual page that leaves exactly one audit row, as before.
+//! a bilingual page, counted once for the client's address (no audit row).
 
 use std::io::Read;
 
@@ -104,7 +104,7 @@ async fn a_stall_page_carries_the_card_and_its_answer_in_the_first_round_trip() 
 }
 
 #[tokio::test]
-async fn a_refused_code_gets_a_bilingual_page_and_one_audit_row() {
+async fn a_refused_code_gets_a_bilingual_page_and_is_counted_once() {
     let code = e2e::stall_code("A-05");
     let last = code.chars().last().unwrap();
     let forged = format!(
@@ -127,21 +127,38 @@ async fn a_refused_code_gets_a_bilingual_page_and_one_audit_row() {
     assert_eq!((status, error.code.as_str()), (400, "code_invalid"));
     assert!(html.contains(&error.message_zh) && html.contains(&error.message_en));
 
-    // One refusal, one row, as when the app asked the API.
+    // One refusal, counted once for the client's address (the count's row
+    // keeps the id of the latest request counted), as when the app asked the
+    // API; no audit row: refused anonymous traffic adds no row per request.
     let request = header(&page, "x-request-id").to_owned();
     assert!(!request.is_empty());
+    let counted = e2e::db_text(&format!(
+        "SELECT action || '|' || reason || '|' || client_ip FROM refusal_counts \
+         WHERE last_request_id = '{request}'"
+    ));
+    assert_eq!(counted, "stall_code.refused|invalid|127.0.0.1");
     let rows = e2e::db_count(&format!(
         "SELECT COUNT(*) FROM audit_log WHERE request_id = '{request}'"
     ));
-    assert_eq!(rows, 1);
-    let refused = e2e::db_count(&format!(
-        "SELECT COUNT(*) FROM audit_log WHERE request_id = '{request}' \
-         AND action = 'stall_code.refused' AND detail LIKE '%\"via\":\"page\"%'"
-    ));
-    assert_eq!(refused, 1);
+    assert_eq!(rows, 0);
+    // The same refusal again: the count grows, the rows do not.
+    let count_of = || {
+        e2e::db_count(
+            "SELECT COALESCE(SUM(count), 0) FROM refusal_counts \
+             WHERE action = 'stall_code.refused' AND client_ip = '127.0.0.1'",
+        )
+    };
+    let all_rows = || e2e::db_count("SELECT COUNT(*) FROM refusal_counts");
+    let (count, rows) = (count_of(), all_rows());
+    for _ in 0..20 {
+        let again = get_page(&format!("/S/{forged}")).await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    }
+    assert!(count_of() >= count + 20);
+    assert!(all_rows() <= rows + 1, "at most a new hour's row");
 
     // Not even text, or far too long: refused the same way, before any
-    // lookup or row, and not echoed into the page.
+    // lookup or count, and not echoed into the page.
     let long = "A".repeat(5000);
     for path in ["/S/%FF%FE".to_owned(), format!("/S/{long}")] {
         let page = get_page(&path).await;
@@ -153,6 +170,8 @@ async fn a_refused_code_gets_a_bilingual_page_and_one_audit_row() {
         assert_eq!(
             e2e::db_count(&format!(
                 "SELECT COUNT(*) FROM audit_log WHERE request_id = '{request}'"
+            )) + e2e::db_count(&format!(
+                "SELECT COUNT(*) FROM refusal_counts WHERE last_request_id = '{request}'"
             )),
             0
         );

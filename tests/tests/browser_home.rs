@@ -41,5 +41,43 @@ async fn the_home_page_offers_both_ways_in_in_both_languages() {
     assert_eq!(lang, "en", "language choice kept in local storage");
     browser::wait_for_text(&client, "#without-stall h2", "No stall? Apply directly").await;
     browser::screenshot(&client, "home-en").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
+}
+
+/// The Content-Security-Policy is on, and a violation of it would be seen:
+/// what every browser test's `close` relies on.
+#[tokio::test]
+async fn the_content_security_policy_is_on_and_its_violations_are_seen() {
+    let client = browser::phone().await;
+    client.goto(&e2e::url("/")).await.unwrap();
+    browser::wait_for_text(&client, "#health-market", "万石石材市场").await;
+    browser::assert_no_csp_violation(&client).await;
+    // What the policy forbids: an inline script and an inline style.
+    let ran = client
+        .execute(
+            "var s = document.createElement('script');
+             s.textContent = 'window.__inline_ran = true;';
+             document.head.appendChild(s);
+             document.body.setAttribute('style', 'outline: 3px solid red');
+             return window.__inline_ran === true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ran, false, "an inline script ran");
+    let mut violations = Vec::new();
+    for _ in 0..50 {
+        violations.extend(
+            browser::console(&client)
+                .await
+                .into_iter()
+                .filter(|m| browser::is_csp_violation(m)),
+        );
+        if violations.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(violations.len() >= 2, "{violations:?}");
+    e2e::browser::close(client).await;
 }

@@ -213,7 +213,7 @@ async fn a_manager_onboards_stalls_prints_and_reissues() {
     c.goto(&e2e::url(&format!("/S/{code}"))).await.unwrap();
     browser::wait_for_text(&c, "#code-invalid-reason", "已被新码替换").await;
     browser::screenshot(&c, "manager-old-code-refused").await;
-    c.close().await.unwrap();
+    e2e::browser::close(c).await;
 }
 
 /// `/ops` is the operator's part of the console, not a "coming later" page:
@@ -237,5 +237,5 @@ async fn ops_leads_to_the_operators_tab_and_bank_says_it_is_not_open() {
     c.goto(&e2e::url("/bank")).await.unwrap();
     browser::wait_for_text(&c, "#bank-console", "尚未开通").await;
     browser::screenshot(&c, "bank-not-open").await;
-    c.close().await.unwrap();
+    e2e::browser::close(c).await;
 }

@@ -263,7 +263,7 @@ async fn a_clean_stall_holder_gets_an_offer_accepts_and_can_withdraw() {
     client.goto(&e2e::url("/application")).await.unwrap();
     wait_for_text(&client, "#application-status", "授权已撤回").await;
     screenshot(&client, "offer-15-application-withdrawn").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 /// This whole flow runs on the MVP build (forced with `?wasm=mvp`, as the
@@ -322,7 +322,7 @@ async fn a_holder_with_tax_grade_d_sees_a_decline_with_reasons() {
     );
     screenshot(&client, "decline-08-retry").await;
     assert!(t.fields.len() <= 5, "{:?}", t.fields);
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 /// A verified person types another business's licence code: the error
@@ -373,7 +373,7 @@ async fn a_verified_person_trying_anothers_licence_reaches_the_mismatch_screen()
     // Back to the form: the person is still verified, their own business listed.
     click(&client, "#identity-back").await;
     wait_for_text(&client, "#identity-verified", "").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 /// An individual business without a stall: from the home page's "没有摊位？
@@ -421,7 +421,7 @@ async fn a_business_without_a_stall_applies_from_the_home_page() {
         )),
         "-|-"
     );
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 /// Scan A-02 → log in → the real-name form, ready to type; from here on the
@@ -495,7 +495,7 @@ async fn a_bad_resident_id_is_refused_in_the_browser_before_any_request() {
     );
     // And the server agrees: no one is verified.
     assert_eq!(identity_verified(&client).await, Value::Bool(false));
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 /// The form runs the server's own check (`shared::merchant::validate_identity`):
@@ -537,5 +537,5 @@ async fn the_identity_form_shows_the_servers_messages_before_any_request() {
         "no check request was sent"
     );
     assert_eq!(identity_verified(&client).await, Value::Bool(false));
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }

@@ -3,7 +3,7 @@
 //! the same screen over with no spinner, no frame showing two cards or none,
 //! and no second request for what the page already says, in the language
 //! the merchant chose (the server's page carries both). A refused code
-//! leaves one audit row either way.
+//! is counted once either way.
 
 use e2e::browser::{cdp, phone, phone_without_javascript, screenshot, wait_for_app, wait_for_text};
 use fantoccini::{Client, Locator};
@@ -69,8 +69,11 @@ async fn code_requests(client: &Client) -> u64 {
         .unwrap()
 }
 
+/// Refused scans so far, as counted per address and hour.
 fn refused_rows() -> i64 {
-    e2e::db_count("SELECT COUNT(*) FROM audit_log WHERE action = 'stall_code.refused'")
+    e2e::db_count(
+        "SELECT COALESCE(SUM(count), 0) FROM refusal_counts WHERE action = 'stall_code.refused'",
+    )
 }
 
 fn forged(code: &str) -> String {
@@ -113,7 +116,7 @@ async fn without_javascript_the_page_is_the_stall_card() {
     wait_for_text(&client, "#code-invalid", "This code is not valid").await;
     screenshot(&client, "stall-page-3-refused-no-javascript").await;
     assert_eq!(refused_rows(), before + 1);
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 #[tokio::test]
@@ -142,11 +145,11 @@ async fn with_javascript_the_app_takes_the_card_over_without_a_flash() {
         .await
         .unwrap();
     wait_for_text(&client, "#login-page", "").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 #[tokio::test]
-async fn a_refused_code_is_audited_once_when_the_app_takes_over() {
+async fn a_refused_code_is_counted_once_when_the_app_takes_over() {
     let client = watched_phone().await;
     let before = refused_rows();
     let code = e2e::stall_code("A-08");
@@ -162,20 +165,26 @@ async fn a_refused_code_is_audited_once_when_the_app_takes_over() {
     assert_eq!(seen["spinner"], false, "{seen}");
     assert_eq!(seen["twice"], false, "{seen}");
     assert_eq!(code_requests(&client).await, 0, "the app did not ask again");
-    assert_eq!(refused_rows(), before + 1, "one scan, one row");
+    assert_eq!(refused_rows(), before + 1, "one scan, counted once");
     screenshot(&client, "stall-page-4-refused-app").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }
 
 #[tokio::test]
 async fn a_merchant_who_chose_english_sees_english_from_the_first_frame() {
     let client = watched_phone().await;
+    // The merchant chose English in the app earlier (the switch keeps the
+    // choice in local storage and in the cookie the server renders from).
     client.goto(&e2e::url("/")).await.unwrap();
-    // As the app's language switch stores it (state.rs).
+    wait_for_text(&client, "#lang-toggle", "").await;
     client
-        .execute("localStorage.setItem('mc.lang', '\"en\"');", vec![])
+        .find(Locator::Css("#lang-toggle"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
+    wait_for_text(&client, "#lang-toggle", "中文").await;
     client.goto(&e2e::stall_url("A-09")).await.unwrap();
     wait_for_app(&client).await;
     wait_for_text(&client, "#scan h1", "Is this your stall?").await;
@@ -184,5 +193,5 @@ async fn a_merchant_who_chose_english_sees_english_from_the_first_frame() {
     assert_eq!(seen["twice"], false, "{seen}");
     assert_eq!(seen["gap"], false, "{seen}");
     screenshot(&client, "stall-page-5-english").await;
-    client.close().await.unwrap();
+    e2e::browser::close(client).await;
 }

@@ -4,7 +4,10 @@
 //!
 //! The key is claimed with an INSERT before acting (the primary key decides
 //! between concurrent twins: the loser gets 409), and the response is stored
-//! after. Failures that a retry might cure (5xx, 429) release the claim.
+//! after. Failures that a retry might cure (5xx, 429) release the claim;
+//! for an anonymous caller every failure does ([`Claim::successes_only`]),
+//! so keys sent with refused requests leave no rows. Rows older than
+//! [`WINDOW`] are swept by the next claim of any scope.
 //!
 //! This is the stored part, free of HTTP types: [`once`] runs a use case and
 //! returns a [`Reply`]. Reading the header and turning a reply into a
@@ -56,11 +59,16 @@ pub fn begin(
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> AppResult<Begin> {
-    // Expired keys of this scope (the key itself included) go first.
+    // Expired keys of this scope (the key itself included) go first, and
+    // every scope's keys past the longest window.
     diesel::delete(
         idempotency_keys::table
             .filter(idempotency_keys::scope.eq(scope))
             .filter(idempotency_keys::created_at.le(timestamp(now - ttl))),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.le(timestamp(now - WINDOW))),
     )
     .execute(conn)?;
     let inserted = diesel::insert_into(idempotency_keys::table)
@@ -167,6 +175,7 @@ pub struct Claim<'a> {
     key: Option<&'a str>,
     hash: String,
     ttl: Duration,
+    successes_only: bool,
 }
 
 impl<'a> Claim<'a> {
@@ -177,12 +186,33 @@ impl<'a> Claim<'a> {
             key,
             hash: request_hash(body_parts),
             ttl: WINDOW,
+            successes_only: false,
         }
     }
 
+    /// A window shorter than [`WINDOW`].
     pub fn within(self, ttl: Duration) -> Self {
-        Self { ttl, ..self }
+        Self {
+            ttl: ttl.min(WINDOW),
+            ..self
+        }
     }
+
+    /// Keeps only successful replies: for anonymous callers, whose refused
+    /// requests must not leave a row each. A retry of a refused request is
+    /// then simply refused again.
+    pub fn successes_only(self) -> Self {
+        Self {
+            successes_only: true,
+            ..self
+        }
+    }
+}
+
+/// The context a stored token is sealed with: bound to its key, it decrypts
+/// for no other row.
+pub fn secret_context(scope: &str, key: &str) -> String {
+    format!("idempotency\n{scope}\n{key}")
 }
 
 /// Runs `act` once per claim's `(scope, key)` within its window: a retry
@@ -195,11 +225,11 @@ pub fn once(
     act: impl FnOnce(&mut DbConn) -> AppResult<Reply>,
 ) -> AppResult<Reply> {
     let (scope, hash, ttl) = (claim.scope.as_str(), claim.hash.as_str(), claim.ttl);
+    let keeps = |status: u16| keeps(status) && !claim.successes_only;
     let Some(key) = claim.key else {
         return act(conn);
     };
-    // The stored token is bound to its key: it decrypts for no other row.
-    let context = format!("idempotency\n{scope}\n{key}");
+    let context = secret_context(scope, key);
     match begin(conn, scope, key, hash, ttl, Utc::now())? {
         Begin::Replay(stored) => Ok(Reply {
             status: stored.status,

@@ -2,9 +2,14 @@
 //! (encrypting personal fields at rest, keyed hashes of one-time codes).
 //!
 //! A key comes from an environment variable (hex or base64) when set, so
-//! several server processes can share it; otherwise from a file in the data
-//! folder, generated with owner-only permissions on first run. Key bytes never
-//! reach a log: the types holding them print as `<redacted>`.
+//! several server processes can share it; otherwise, in development only,
+//! from a file in the data folder, generated with owner-only permissions on
+//! first run (production refuses to start without the variable: see
+//! [`load_ring`]). Each kind of key has one current key and any number of
+//! retired ones: the current one signs or encrypts, all of them verify or
+//! decrypt, so keys can be rotated without voiding what the old one made
+//! (`backend rotate-keys` re-encrypts). Key bytes never reach a log: the
+//! types holding them print as `<redacted>`.
 
 use std::io::Write;
 use std::path::Path;
@@ -86,6 +91,40 @@ pub fn load_or_create(
     }
 }
 
+/// The current key and the retired ones of one kind, as bytes: the current
+/// one from its variable (or, in development, the data folder's file,
+/// generated when missing), the retired ones from theirs.
+pub fn load_ring(
+    settings: &crate::config::KeySettings,
+    env_name: &str,
+    retired_env_name: &str,
+    data_dir: &Path,
+    file_name: &str,
+    production: bool,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+    let current = match (&settings.current, production) {
+        (Some(text), _) => decode_key(text).map_err(|e| format!("{env_name}: {e}"))?,
+        (None, true) => {
+            return Err(format!(
+                "{env_name} is not set. In production a key is never generated: one kept \
+                 beside the database would be lost with its volume (every printed stall code \
+                 void, every stored ID number unreadable) and copied into every backup. Make \
+                 one (`openssl rand -hex 32`), keep it in your secret store and set {env_name}."
+            ));
+        }
+        (None, false) => load_or_create(env_name, None, data_dir, file_name)?,
+    };
+    let retired = settings
+        .retired
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            decode_key(text).map_err(|e| format!("{retired_env_name}, key {}: {e}", i + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((current, retired))
+}
+
 /// HMAC-SHA256 of `parts`, each length-prefixed so that ("ab","c") and
 /// ("a","bc") differ.
 pub fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -104,62 +143,26 @@ pub fn hmac_plain(key: &[u8], message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Encrypts personal fields (resident ID numbers) and hashes one-time codes,
-/// with two keys derived from one master key so neither use can stand in for
-/// the other.
-pub struct FieldCipher {
+/// One field key: what it encrypts with, and its id (written into every
+/// ciphertext it makes, so the right key is found and rotation knows what
+/// is left to do).
+struct FieldKey {
+    id: String,
     aead: Aes256Gcm,
     otp_key: [u8; 32],
-    index_key: [u8; 32],
 }
 
-const CIPHERTEXT_PREFIX: &str = "v1.";
-
-impl FieldCipher {
-    pub fn new(master: &[u8]) -> Self {
+impl FieldKey {
+    fn new(master: &[u8]) -> Self {
         let enc_key = hmac(master, &[b"market-code field encryption v1"]);
         Self {
+            id: hex::encode(&hmac(master, &[b"market-code field key id"])[..4]),
             aead: Aes256Gcm::new_from_slice(&enc_key).expect("32-byte key"),
             otp_key: hmac(master, &[b"market-code otp hash v1"]),
-            index_key: hmac(master, &[b"market-code resident id blind index v1"]),
         }
     }
 
-    /// The keyed blind index of a resident ID number (normalised, as
-    /// `shared::ids::ResidentId` holds it): equal numbers give equal indexes,
-    /// so a person is looked up without decrypting anyone, and a copy of the
-    /// table gives nothing away without the key (a plain hash of 18 digits
-    /// with a known region, birth date and check character falls in
-    /// minutes).
-    pub fn blind_index(&self, resident_id: &str) -> String {
-        hex::encode(hmac(&self.index_key, &[resident_id.as_bytes()]))
-    }
-
-    /// `v1.<base64url(nonce ‖ ciphertext)>`. `context` (e.g. the merchant id)
-    /// is authenticated, so a ciphertext copied to another row fails to open.
-    pub fn encrypt(&self, plain: &str, context: &str) -> String {
-        let nonce: [u8; 12] = rand::random();
-        let sealed = self
-            .aead
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plain.as_bytes(),
-                    aad: context.as_bytes(),
-                },
-            )
-            .expect("AES-GCM encryption of a short field cannot fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        format!("{CIPHERTEXT_PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
-    }
-
-    /// `None` for anything tampered with, encrypted under another key or
-    /// context, or not made by [`FieldCipher::encrypt`].
-    pub fn decrypt(&self, text: &str, context: &str) -> Option<String> {
-        let raw = URL_SAFE_NO_PAD
-            .decode(text.strip_prefix(CIPHERTEXT_PREFIX)?)
-            .ok()?;
+    fn open(&self, raw: &[u8], context: &str) -> Option<String> {
         if raw.len() < 12 {
             return None;
         }
@@ -176,20 +179,157 @@ impl FieldCipher {
             .ok()?;
         String::from_utf8(plain).ok()
     }
+}
+
+/// Encrypts personal fields (resident ID numbers) and hashes one-time codes,
+/// with two keys derived from one master key so neither use can stand in for
+/// the other. Holds the current master key and the retired ones: the current
+/// one encrypts and hashes, every one decrypts and matches.
+pub struct FieldCipher {
+    current: FieldKey,
+    retired: Vec<FieldKey>,
+    /// Keys the blind index of resident ID numbers. Its own key, never
+    /// rotated with the field keys: an index value is stored in several
+    /// tables (registry, merchants, consents as evidence) and compared for
+    /// equality, so it must mean the same person for as long as they exist.
+    index_key: [u8; 32],
+}
+
+/// Ciphertexts made before keys had ids: `v1.<base64url(nonce ‖ sealed)>`.
+const LEGACY_PREFIX: &str = "v1.";
+/// `v2.<key id>.<base64url(nonce ‖ sealed)>`.
+const PREFIX: &str = "v2.";
+
+impl FieldCipher {
+    /// A cipher over one master key, whose blind index is keyed from the
+    /// same master until [`FieldCipher::with_index_key`] gives it its own.
+    pub fn new(master: &[u8]) -> Self {
+        Self {
+            current: FieldKey::new(master),
+            retired: Vec::new(),
+            index_key: index_key_of(master),
+        }
+    }
+
+    /// The same cipher, its blind index keyed by `master` (the index key,
+    /// `MARKET_CODE_INDEX_KEY`).
+    pub fn with_index_key(mut self, master: &[u8]) -> Self {
+        self.index_key = index_key_of(master);
+        self
+    }
+
+    /// The keyed blind index of a resident ID number (normalised, as
+    /// `shared::ids::ResidentId` holds it): equal numbers give equal indexes,
+    /// so a person is looked up without decrypting anyone, and a copy of the
+    /// table gives nothing away without the key (a plain hash of 18 digits
+    /// with a known region, birth date and check character falls in
+    /// minutes).
+    pub fn blind_index(&self, resident_id: &str) -> String {
+        hex::encode(hmac(&self.index_key, &[resident_id.as_bytes()]))
+    }
+
+    /// The same cipher, also decrypting what `masters` encrypted.
+    pub fn with_retired(mut self, masters: &[Vec<u8>]) -> Self {
+        self.retired = masters
+            .iter()
+            .map(|m| FieldKey::new(m))
+            .filter(|k| k.id != self.current.id)
+            .collect();
+        self
+    }
+
+    /// The id of the key that encrypts now.
+    pub fn current_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Every key's id, the current one first.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys().map(|k| k.id.as_str()).collect()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &FieldKey> {
+        std::iter::once(&self.current).chain(&self.retired)
+    }
+
+    /// `v2.<key id>.<base64url(nonce ‖ ciphertext)>`. `context` (e.g. the
+    /// merchant id) is authenticated, so a ciphertext copied to another row
+    /// fails to open.
+    pub fn encrypt(&self, plain: &str, context: &str) -> String {
+        let nonce: [u8; 12] = rand::random();
+        let sealed = self
+            .current
+            .aead
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption of a short field cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!(
+            "{PREFIX}{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(out)
+        )
+    }
+
+    /// `None` for anything tampered with, encrypted under a key this cipher
+    /// does not hold or another context, or not made by
+    /// [`FieldCipher::encrypt`].
+    pub fn decrypt(&self, text: &str, context: &str) -> Option<String> {
+        if let Some(rest) = text.strip_prefix(PREFIX) {
+            let (id, body) = rest.split_once('.')?;
+            let raw = URL_SAFE_NO_PAD.decode(body).ok()?;
+            return self.keys().find(|k| k.id == id)?.open(&raw, context);
+        }
+        // Before key ids: whichever key opens it.
+        let raw = URL_SAFE_NO_PAD
+            .decode(text.strip_prefix(LEGACY_PREFIX)?)
+            .ok()?;
+        self.keys().find_map(|k| k.open(&raw, context))
+    }
+
+    /// Whether `text` was encrypted under the current key (else
+    /// `backend rotate-keys` re-encrypts it).
+    pub fn is_current(&self, text: &str) -> bool {
+        text.strip_prefix(PREFIX)
+            .and_then(|rest| rest.split_once('.'))
+            .is_some_and(|(id, _)| id == self.current.id)
+    }
+
+    /// The text's key id (`None` for a ciphertext made before key ids).
+    pub fn key_id_of(text: &str) -> Option<&str> {
+        text.strip_prefix(PREFIX)
+            .and_then(|rest| rest.split_once('.'))
+            .map(|(id, _)| id)
+    }
 
     /// Keyed, so a copy of the table does not give the codes away: six
     /// digits are a million guesses against a plain hash.
     pub fn otp_hash(&self, challenge_id: &str, code: &str) -> String {
-        hex::encode(hmac(
-            &self.otp_key,
-            &[challenge_id.as_bytes(), code.as_bytes()],
-        ))
+        otp_hash_with(&self.current.otp_key, challenge_id, code)
     }
 
+    /// Under any key held (a code issued just before a rotation still
+    /// works), compared in constant time.
     pub fn otp_matches(&self, challenge_id: &str, code: &str, stored: &str) -> bool {
-        let computed = self.otp_hash(challenge_id, code);
-        computed.as_bytes().ct_eq(stored.as_bytes()).into()
+        self.keys().any(|k| {
+            let computed = otp_hash_with(&k.otp_key, challenge_id, code);
+            computed.as_bytes().ct_eq(stored.as_bytes()).into()
+        })
     }
+}
+
+fn index_key_of(master: &[u8]) -> [u8; 32] {
+    hmac(master, &[b"market-code resident id blind index v1"])
+}
+
+fn otp_hash_with(key: &[u8; 32], challenge_id: &str, code: &str) -> String {
+    hex::encode(hmac(key, &[challenge_id.as_bytes(), code.as_bytes()]))
 }
 
 impl std::fmt::Debug for FieldCipher {
@@ -318,6 +458,79 @@ mod tests {
             i,
             hex::encode(<Sha256 as sha2::Digest>::digest(id.as_bytes()))
         );
+    }
+
+    #[test]
+    fn the_blind_index_outlives_a_rotation_of_the_field_key() {
+        let index_master = [9u8; 32];
+        let before = FieldCipher::new(&[1u8; 32]).with_index_key(&index_master);
+        let after = FieldCipher::new(&[2u8; 32])
+            .with_retired(&[vec![1u8; 32]])
+            .with_index_key(&index_master);
+        let id = "11010519491231002X";
+        assert_eq!(before.blind_index(id), after.blind_index(id));
+        assert_ne!(
+            before.blind_index(id),
+            FieldCipher::new(&[1u8; 32]).blind_index(id)
+        );
+    }
+
+    #[test]
+    fn a_retired_key_still_decrypts_and_the_current_one_encrypts() {
+        let old = FieldCipher::new(&[1u8; 32]);
+        let sealed_old = old.encrypt("11010519491231002X", "mch_a");
+        assert!(sealed_old.starts_with(&format!("v2.{}.", old.current_id())));
+        let rotated = FieldCipher::new(&[2u8; 32]).with_retired(&[vec![1u8; 32]]);
+        assert_ne!(rotated.current_id(), old.current_id());
+        assert_eq!(rotated.key_ids(), [rotated.current_id(), old.current_id()]);
+        assert_eq!(
+            rotated.decrypt(&sealed_old, "mch_a").as_deref(),
+            Some("11010519491231002X")
+        );
+        assert!(!rotated.is_current(&sealed_old));
+        let sealed_new = rotated.encrypt("11010519491231002X", "mch_a");
+        assert!(rotated.is_current(&sealed_new));
+        assert_eq!(
+            FieldCipher::key_id_of(&sealed_new),
+            Some(rotated.current_id())
+        );
+        // Without the retired key the old text is unreadable; the new is not.
+        let only_new = FieldCipher::new(&[2u8; 32]);
+        assert_eq!(only_new.decrypt(&sealed_old, "mch_a"), None);
+        assert!(only_new.decrypt(&sealed_new, "mch_a").is_some());
+        // A ciphertext from before key ids opens under whichever key made it.
+        let raw = URL_SAFE_NO_PAD
+            .decode(sealed_old.rsplit_once('.').unwrap().1)
+            .unwrap();
+        let legacy = format!("v1.{}", URL_SAFE_NO_PAD.encode(raw));
+        assert_eq!(
+            rotated.decrypt(&legacy, "mch_a").as_deref(),
+            Some("11010519491231002X")
+        );
+        assert!(!rotated.is_current(&legacy));
+        // An OTP hashed just before the rotation still matches.
+        let h = old.otp_hash("otp_1", "123456");
+        assert!(rotated.otp_matches("otp_1", "123456", &h));
+        assert!(!only_new.otp_matches("otp_1", "123456", &h));
+    }
+
+    #[test]
+    fn production_never_generates_a_key() {
+        let dir = temp_dir("prod");
+        let none = crate::config::KeySettings::default();
+        let err = load_ring(&none, "K", "K_RETIRED", &dir, "k.key", true).unwrap_err();
+        assert!(err.starts_with("K is not set"), "{err}");
+        assert!(!dir.join("k.key").exists());
+        // Development generates one; a bad retired key is named.
+        let (current, retired) = load_ring(&none, "K", "K_RETIRED", &dir, "k.key", false).unwrap();
+        assert_eq!((current.len(), retired.len()), (32, 0));
+        let bad = crate::config::KeySettings {
+            current: Some(hex::encode([5u8; 32])),
+            retired: vec![hex::encode([6u8; 32]), "nope".into()],
+        };
+        let err = load_ring(&bad, "K", "K_RETIRED", &dir, "k.key", true).unwrap_err();
+        assert!(err.starts_with("K_RETIRED, key 2"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

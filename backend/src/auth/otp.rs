@@ -1,15 +1,20 @@
-//! SMS one-time codes: issuing (with per-number send limits) and checking
-//! (with a per-code attempt limit).
+//! SMS one-time codes: issuing (with send limits per number, per client
+//! address and in total) and checking (with a per-code attempt limit, and
+//! limits on wrong codes per client address and in total).
 //!
 //! Every limit is one conditional UPDATE whose affected-row count decides,
 //! which is atomic on SQLite and PostgreSQL alike: two hundred concurrent
-//! guesses cannot evaluate more than [`MAX_ATTEMPTS`] of them.
+//! guesses cannot evaluate more than [`MAX_ATTEMPTS`] of them. The limits
+//! per address and in total are `auth::limits` counters, sized by
+//! `config::Limits`.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use rand::Rng;
 
 use super::keys::FieldCipher;
+use super::limits::{self, DAY, HOUR};
+use crate::config::Limits;
 use crate::db::schema::{otp_challenges, otp_send_limits};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::error::{AppError, AppResult};
@@ -17,7 +22,110 @@ use crate::error::{AppError, AppResult};
 pub const CODE_TTL_SECONDS: i64 = 5 * 60;
 pub const RESEND_SECONDS: i64 = 60;
 pub const SENDS_PER_DAY: i32 = 10;
+/// Of a number's daily sends, how many one client address may ask for: an
+/// attacker's address cannot use up a victim's day.
+pub const SENDS_PER_DAY_PER_ADDRESS: u32 = 5;
 pub const MAX_ATTEMPTS: i32 = 5;
+
+/// The counters one send takes, in the order taken, and the error each
+/// gives when exhausted.
+fn send_buckets(limits: &Limits, mobile: &str, client_ip: &str) -> [(String, u32, i64); 3] {
+    let client_ip = &limits::address_subject(client_ip);
+    [
+        (
+            limits::bucket("otp_send:addr", client_ip),
+            limits.otp_sends_per_address,
+            HOUR,
+        ),
+        (
+            limits::bucket("otp_send", "all"),
+            limits.otp_sends_total,
+            HOUR,
+        ),
+        (
+            limits::bucket("otp_send:number_addr", &format!("{mobile}@{client_ip}")),
+            SENDS_PER_DAY_PER_ADDRESS,
+            DAY,
+        ),
+    ]
+}
+
+fn send_refused(which: usize, retry_after: u64) -> AppError {
+    let (code, zh, en) = match which {
+        0 => (
+            "otp_address_limit",
+            "从此网络获取验证码的次数过多，请稍后再试",
+            "Too many codes were asked for from this network; please try again later",
+        ),
+        1 => (
+            "otp_busy",
+            "当前获取验证码的人数过多，请稍后再试",
+            "Too many codes are being asked for right now; please try again later",
+        ),
+        _ => (
+            "otp_address_daily_limit",
+            "今天从此网络为该号码获取验证码的次数已达上限，请明天再试或换一个网络",
+            "Too many codes were asked for this number from this network today; \
+             please try again tomorrow or from another network",
+        ),
+    };
+    AppError::too_many_requests(code, zh, en).with_retry_after(retry_after)
+}
+
+/// Claims one send for `mobile` asked for from `client_ip`: within the
+/// limits per address and in total (hourly), of this number from this
+/// address (daily), and the number's own ([`reserve_send`]). A refusal by
+/// a later limit gives back what the earlier ones took, so only sends that
+/// go out are counted.
+pub fn reserve_send_for(
+    conn: &mut DbConn,
+    limits: &Limits,
+    mobile: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let buckets = send_buckets(limits, mobile, client_ip);
+    let mut taken = 0;
+    let refused = loop {
+        let Some((bucket, limit, window)) = buckets.get(taken) else {
+            break reserve_send(conn, mobile, now).err();
+        };
+        match limits::take(conn, bucket, *limit, *window, now)? {
+            Ok(()) => taken += 1,
+            Err(e) => break Some(send_refused(taken, e.retry_after)),
+        }
+    };
+    match refused {
+        None => Ok(()),
+        Some(e) => {
+            give_back_sends(conn, &buckets[..taken], now)?;
+            Err(e)
+        }
+    }
+}
+
+/// Undoes [`reserve_send_for`]'s counts per address and in total, when the
+/// message could not be sent.
+pub fn release_send(
+    conn: &mut DbConn,
+    limits: &Limits,
+    mobile: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    give_back_sends(conn, &send_buckets(limits, mobile, client_ip), now)
+}
+
+fn give_back_sends(
+    conn: &mut DbConn,
+    buckets: &[(String, u32, i64)],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for (bucket, _, window) in buckets {
+        limits::give_back(conn, bucket, *window, now)?;
+    }
+    Ok(())
+}
 
 /// The stall or market a login came from, carried from the code check to
 /// the merchant record.
@@ -38,6 +146,13 @@ pub fn reserve_send(conn: &mut DbConn, mobile: &str, now: DateTime<Utc>) -> AppR
         .get_result::<i64>(conn)?
         > 0;
     if !exists {
+        // A row whose day ended long ago says no more than no row: swept
+        // here, so numbers asked for once do not stay forever.
+        diesel::delete(
+            otp_send_limits::table
+                .filter(otp_send_limits::window_start.lt(timestamp(now - Duration::days(2)))),
+        )
+        .execute(conn)?;
         let inserted = diesel::insert_into(otp_send_limits::table)
             .values((
                 otp_send_limits::mobile.eq(mobile),
@@ -125,11 +240,10 @@ pub fn issue(
     let id = new_id("otp");
     let now_text = timestamp(now);
     crate::db::write_transaction(conn, |conn| {
-        // The number's old challenges are of no use after a day; dropping
-        // them here keeps the table bounded without a sweeper.
+        // Challenges are of no use after a day, whoever's they were;
+        // dropping them here keeps the table bounded without a sweeper.
         diesel::delete(
             otp_challenges::table
-                .filter(otp_challenges::mobile.eq(mobile))
                 .filter(otp_challenges::created_at.lt(timestamp(now - Duration::days(1)))),
         )
         .execute(conn)?;
@@ -172,14 +286,35 @@ fn locked() -> AppError {
     )
 }
 
-/// Checks a code typed for `mobile` and consumes it. Each call on a live
-/// code uses up one of its [`MAX_ATTEMPTS`] tries before the comparison, so
-/// concurrent guesses are counted too.
+fn failures_refused(which: usize, retry_after: u64) -> AppError {
+    let (code, zh, en) = if which == 0 {
+        (
+            "otp_address_tries_limit",
+            "从此网络输入错误验证码的次数过多，请稍后再试",
+            "Too many wrong codes were typed from this network; please try again later",
+        )
+    } else {
+        (
+            "otp_busy",
+            "当前登录的人数过多，请稍后再试",
+            "Too many people are logging in right now; please try again later",
+        )
+    };
+    AppError::too_many_requests(code, zh, en).with_retry_after(retry_after)
+}
+
+/// Checks a code typed for `mobile` from `client_ip` and consumes it. Each
+/// call on a live code uses up one of its [`MAX_ATTEMPTS`] tries, and one
+/// of the address's and everyone's hourly allowance of wrong codes, before
+/// the comparison, so concurrent guesses are counted too; a right code gives
+/// the allowances back.
 pub fn verify(
     conn: &mut DbConn,
     fields: &FieldCipher,
+    limits: &Limits,
     mobile: &str,
     code: &str,
+    client_ip: &str,
     now: DateTime<Utc>,
 ) -> AppResult<LoginContext> {
     let no_code = || {
@@ -209,6 +344,27 @@ pub fn verify(
     if expires_at <= now_text {
         return Err(no_code());
     }
+    let buckets = [
+        (
+            limits::bucket("otp_fail:addr", &limits::address_subject(client_ip)),
+            limits.otp_failures_per_address,
+        ),
+        (limits::bucket("otp_fail", "all"), limits.otp_failures_total),
+    ];
+    for (i, (bucket, limit)) in buckets.iter().enumerate() {
+        if let Err(e) = limits::take(conn, bucket, *limit, HOUR, now)? {
+            for (taken, _) in &buckets[..i] {
+                limits::give_back(conn, taken, HOUR, now)?;
+            }
+            return Err(failures_refused(i, e.retry_after));
+        }
+    }
+    let give_back = |conn: &mut DbConn| -> AppResult<()> {
+        for (bucket, _) in &buckets {
+            limits::give_back(conn, bucket, HOUR, now)?;
+        }
+        Ok(())
+    };
     let counted = diesel::update(
         otp_challenges::table
             .find(&id)
@@ -218,6 +374,8 @@ pub fn verify(
     .set(otp_challenges::attempts.eq(otp_challenges::attempts + 1))
     .execute(conn)?;
     if counted == 0 {
+        // Refused unevaluated: not a guess.
+        give_back(conn)?;
         return Err(locked());
     }
     if !fields.otp_matches(&id, code, &code_hash) {
@@ -237,6 +395,7 @@ pub fn verify(
     )
     .set(otp_challenges::consumed_at.eq(&now_text))
     .execute(conn)?;
+    give_back(conn)?;
     if consumed == 0 {
         return Err(no_code());
     }
@@ -321,11 +480,30 @@ mod tests {
         };
 
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
-        assert!(verify(&mut conn, &fields, m, &code, now).is_ok());
+        assert!(
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &code,
+                "203.0.113.9",
+                now
+            )
+            .is_ok()
+        );
         assert_eq!(
-            verify(&mut conn, &fields, m, &code, now)
-                .unwrap_err()
-                .code(),
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &code,
+                "203.0.113.9",
+                now
+            )
+            .unwrap_err()
+            .code(),
             "otp_invalid"
         );
 
@@ -334,19 +512,48 @@ mod tests {
         let new = issue(&mut conn, &fields, m, &ctx, now + Duration::seconds(1)).unwrap();
         if old != new {
             assert_eq!(
-                verify(&mut conn, &fields, m, &old, now).unwrap_err().code(),
+                verify(
+                    &mut conn,
+                    &fields,
+                    &Limits::default(),
+                    m,
+                    &old,
+                    "203.0.113.9",
+                    now
+                )
+                .unwrap_err()
+                .code(),
                 "otp_wrong"
             );
         }
-        assert!(verify(&mut conn, &fields, m, &new, now).is_ok());
+        assert!(
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &new,
+                "203.0.113.9",
+                now
+            )
+            .is_ok()
+        );
 
         // Expired.
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
         let late = now + Duration::seconds(CODE_TTL_SECONDS);
         assert_eq!(
-            verify(&mut conn, &fields, m, &code, late)
-                .unwrap_err()
-                .code(),
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &code,
+                "203.0.113.9",
+                late
+            )
+            .unwrap_err()
+            .code(),
             "otp_invalid"
         );
 
@@ -354,7 +561,16 @@ mod tests {
         let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
         let wrong = if code == "000000" { "000001" } else { "000000" };
         for i in 1..=MAX_ATTEMPTS {
-            let e = verify(&mut conn, &fields, m, wrong, now).unwrap_err();
+            let e = verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                wrong,
+                "203.0.113.9",
+                now,
+            )
+            .unwrap_err();
             assert_eq!(e.code(), "otp_wrong", "try {i}");
             assert!(
                 e.body
@@ -363,12 +579,103 @@ mod tests {
             );
         }
         assert_eq!(
-            verify(&mut conn, &fields, m, &code, now)
-                .unwrap_err()
-                .code(),
+            verify(
+                &mut conn,
+                &fields,
+                &Limits::default(),
+                m,
+                &code,
+                "203.0.113.9",
+                now
+            )
+            .unwrap_err()
+            .code(),
             "otp_locked"
         );
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn one_address_cannot_use_up_a_victims_number() {
+        let (pool, _dir) = crate::test_fixtures::temp_pool();
+        let mut conn = pool.get().unwrap();
+        let limits = Limits::default();
+        let victim = "13900000009";
+        let t0: DateTime<Utc> = "2026-12-02T01:00:00Z".parse().unwrap();
+        // The attacker asks every two minutes (past the one-a-minute limit)
+        // until refused.
+        let mut sent = 0;
+        let refusal = loop {
+            let at = t0 + Duration::minutes(2 * sent);
+            match reserve_send_for(&mut conn, &limits, victim, "198.51.100.66", at) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent <= i64::from(SENDS_PER_DAY), "never refused");
+        };
+        assert_eq!(refusal.code(), "otp_address_daily_limit");
+        assert_eq!(sent, i64::from(SENDS_PER_DAY_PER_ADDRESS));
+        assert!(refusal.retry_after.is_some_and(|s| s > 3600));
+        // The victim, from their own address, still gets their codes.
+        let later = t0 + Duration::minutes(2 * sent + 2);
+        reserve_send_for(&mut conn, &limits, victim, "203.0.113.20", later).unwrap();
+        // …and a refused send took nothing from the attacker's hourly
+        // allowance: only sends that went out count.
+        let used = limits::used(
+            &mut conn,
+            &limits::bucket("otp_send:addr", "198.51.100.66"),
+            HOUR,
+            later,
+        )
+        .unwrap();
+        assert_eq!(i64::from(used), sent);
+    }
+
+    #[test]
+    fn wrong_codes_are_limited_per_address_and_a_right_one_costs_nothing() {
+        let (pool, _dir) = crate::test_fixtures::temp_pool();
+        let mut conn = pool.get().unwrap();
+        let fields = FieldCipher::new(&[3u8; 32]);
+        let limits = Limits {
+            otp_failures_per_address: 7,
+            ..Limits::default()
+        };
+        let now = Utc::now();
+        let ctx = LoginContext::default();
+        let guesser = "198.51.100.77";
+        // Two numbers' codes: five wrong tries on the first, then two on the
+        // second use up the address's seven.
+        let mut wrong_tries = 0;
+        for m in ["13900000011", "13900000012"] {
+            let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
+            let wrong = if code == "000000" { "000001" } else { "000000" };
+            loop {
+                match verify(&mut conn, &fields, &limits, m, wrong, guesser, now) {
+                    Err(e) if e.code() == "otp_wrong" => wrong_tries += 1,
+                    Err(e) if e.code() == "otp_locked" => break,
+                    Err(e) => {
+                        assert_eq!(e.code(), "otp_address_tries_limit");
+                        assert!(e.retry_after.is_some());
+                        break;
+                    }
+                    Ok(_) => panic!("a wrong code was taken"),
+                }
+            }
+        }
+        assert_eq!(wrong_tries, 7);
+        // The right code from another address still logs in, and gives its
+        // try back.
+        let m = "13900000013";
+        let code = issue(&mut conn, &fields, m, &ctx, now).unwrap();
+        verify(&mut conn, &fields, &limits, m, &code, "203.0.113.21", now).unwrap();
+        let used = limits::used(
+            &mut conn,
+            &limits::bucket("otp_fail:addr", "203.0.113.21"),
+            HOUR,
+            now,
+        )
+        .unwrap();
+        assert_eq!(used, 0);
     }
 }

@@ -36,27 +36,36 @@ fn read_file<R: SourceRow>(dir: &Path, errors: &mut Vec<RowError>) -> Option<Vec
     if !path.exists() {
         return None;
     }
-    let mut reader = match csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(&path)
-    {
-        Ok(r) => r,
+    match std::fs::File::open(&path) {
+        Ok(file) => Some(read_rows(&name, file, errors)),
         Err(e) => {
             errors.push(RowError {
                 file: name,
                 line: 0,
                 message: format!("cannot open: {e}"),
             });
-            return Some(Vec::new());
+            Some(Vec::new())
         }
-    };
+    }
+}
+
+/// The rows of one source's CSV (named `name` in errors), every bad row
+/// reported in `errors`.
+pub fn read_rows<R: SourceRow>(
+    name: &str,
+    input: impl std::io::Read,
+    errors: &mut Vec<RowError>,
+) -> Vec<R> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(input);
     let mut rows = Vec::new();
     for result in reader.deserialize::<R>() {
         match result {
             Ok(row) => {
                 if let Err(message) = check_row(&row) {
                     errors.push(RowError {
-                        file: name.clone(),
+                        file: name.to_owned(),
                         line: rows.len() as u64 + 2,
                         message,
                     });
@@ -71,14 +80,14 @@ fn read_file<R: SourceRow>(dir: &Path, errors: &mut Vec<RowError>) -> Option<Vec
                     _ => e.to_string(),
                 };
                 errors.push(RowError {
-                    file: name.clone(),
+                    file: name.to_owned(),
                     line,
                     message,
                 });
             }
         }
     }
-    Some(rows)
+    rows
 }
 
 /// Reads every `<source>.csv` present in `dir`. Either every row is good and

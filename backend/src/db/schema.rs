@@ -469,6 +469,50 @@ diesel::table! {
     }
 }
 
+// Abuse limits: counters, refusals counted per address and hour, the staff
+// login throttle, revoked stall-code keys (migration 000040).
+diesel::table! {
+    rate_counters (bucket) {
+        bucket -> Text,
+        window_start -> Text,
+        count -> Integer,
+    }
+}
+
+diesel::table! {
+    refusal_counts (hour, client_ip, action, reason, object_id) {
+        hour -> Text,
+        client_ip -> Text,
+        action -> Text,
+        reason -> Text,
+        object_id -> Text,
+        market_id -> Nullable<Text>,
+        count -> BigInt,
+        first_at -> Text,
+        last_at -> Text,
+        last_request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_throttle (username, client_ip) {
+        username -> Text,
+        client_ip -> Text,
+        failures -> Integer,
+        next_try_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    revoked_keys (key_id) {
+        key_id -> Text,
+        kind -> Text,
+        revoked_at -> Text,
+        actor -> Text,
+    }
+}
+
 diesel::joinable!(stalls -> markets (market_id));
 diesel::joinable!(products -> banks (bank_id));
 diesel::joinable!(staff_users -> markets (market_id));
@@ -578,4 +622,8 @@ every_table!(
     registry_operators,
     market_rent_ledger,
     stall_confirmations,
+    rate_counters,
+    refusal_counts,
+    login_throttle,
+    revoked_keys,
 );

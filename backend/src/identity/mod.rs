@@ -77,7 +77,11 @@ pub trait RealNameCheck: Send + Sync {
 /// `MARKET_CODE_REAL_NAME_CHECK`: which [`RealNameCheck`] the server uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RealNameSetting {
-    /// The development roster file (`roster`, or `roster:<file>`).
+    /// The roster in the data folder that the demo seed and the synthetic
+    /// population write (`roster`, or the variable unset): development only.
+    DevRoster(PathBuf),
+    /// A roster file named on purpose (`roster:<file>`), e.g. the county's
+    /// own list of registered operators and their mobiles.
     Roster(PathBuf),
 }
 
@@ -91,7 +95,7 @@ impl RealNameSetting {
         let text = text.trim();
         match text.split_once(':') {
             None if text.is_empty() || text == "roster" => {
-                Ok(Self::Roster(data_dir.join(roster::ROSTER_FILE)))
+                Ok(Self::DevRoster(data_dir.join(roster::ROSTER_FILE)))
             }
             Some(("roster", path)) if !path.trim().is_empty() => {
                 Ok(Self::Roster(PathBuf::from(path.trim())))
@@ -104,7 +108,9 @@ impl RealNameSetting {
 
     pub fn build(&self) -> Arc<dyn RealNameCheck> {
         match self {
-            Self::Roster(path) => Arc::new(roster::DevRoster::new(path.clone())),
+            Self::DevRoster(path) | Self::Roster(path) => {
+                Arc::new(roster::DevRoster::new(path.clone()))
+            }
         }
     }
 
@@ -112,7 +118,7 @@ impl RealNameSetting {
     /// demo seed and `backend dev-business` add their people.
     pub fn roster_path(&self) -> Option<&Path> {
         match self {
-            Self::Roster(path) => Some(path),
+            Self::DevRoster(path) | Self::Roster(path) => Some(path),
         }
     }
 }
@@ -127,11 +133,11 @@ mod tests {
         let default = data.join("real-name-roster.csv");
         assert_eq!(
             RealNameSetting::parse("", data),
-            Ok(RealNameSetting::Roster(default.clone()))
+            Ok(RealNameSetting::DevRoster(default.clone()))
         );
         assert_eq!(
             RealNameSetting::parse(" roster ", data),
-            Ok(RealNameSetting::Roster(default))
+            Ok(RealNameSetting::DevRoster(default))
         );
         assert_eq!(
             RealNameSetting::parse("roster:/tmp/r.csv", data),

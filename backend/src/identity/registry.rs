@@ -33,7 +33,9 @@ fn same_name(a: &str, b: &str) -> bool {
 }
 
 /// The encryption context of a registry entry's ID number: its business.
-fn context(uscc: &str) -> String {
+/// The authenticated context of an operator's sealed ID number (also what
+/// `auth::rotation` re-seals it with).
+pub(crate) fn context(uscc: &str) -> String {
     format!("registry:{uscc}")
 }
 

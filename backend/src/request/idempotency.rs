@@ -110,7 +110,7 @@ mod tests {
             true,
         );
         let cookie = res.headers()[header::SET_COOKIE].to_str().unwrap();
-        assert!(cookie.starts_with("mc_session=tok;") && cookie.contains("Secure"));
+        assert!(cookie.starts_with("__Host-mc_session=tok;") && cookie.contains("Secure"));
         assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
     }
 }

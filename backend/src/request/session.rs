@@ -22,10 +22,15 @@ pub enum SessionCookie {
 }
 
 impl SessionCookie {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Merchant => session::COOKIE_NAME,
-            Self::Staff => staff::COOKIE_NAME,
+    /// The cookie's name: with the `__Host-` prefix when the public URL is
+    /// https (`secure`), so the browser takes it only from this host, over
+    /// https, for path `/`, and no sibling domain can plant or shadow it.
+    pub fn name(self, secure: bool) -> &'static str {
+        match (self, secure) {
+            (Self::Merchant, false) => session::COOKIE_NAME,
+            (Self::Staff, false) => staff::COOKIE_NAME,
+            (Self::Merchant, true) => concat!("__Host-", "mc_session"),
+            (Self::Staff, true) => concat!("__Host-", "mc_staff"),
         }
     }
 
@@ -36,34 +41,40 @@ impl SessionCookie {
         }
     }
 
-    /// `Set-Cookie` for a new session. Path `/api`: only API calls need it.
+    /// `Set-Cookie` for a new session. Path `/api` (only API calls need it),
+    /// or `/` as the `__Host-` prefix demands.
     pub fn set(self, token: &str, secure: bool) -> HeaderValue {
-        cookie(self.name(), token, self.max_age_seconds(), secure)
+        cookie(self.name(secure), token, self.max_age_seconds(), secure)
     }
 
     /// `Set-Cookie` that removes it.
     pub fn clear(self, secure: bool) -> HeaderValue {
-        cookie(self.name(), "", 0, secure)
+        cookie(self.name(secure), "", 0, secure)
     }
 
     /// The token in this cookie, if any (and not absurdly long).
-    pub fn token(self, headers: &HeaderMap) -> Option<String> {
+    pub fn token(self, headers: &HeaderMap, secure: bool) -> Option<String> {
+        let name = self.name(secure);
         headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(n, _)| *n == self.name())
+            .find(|(n, _)| *n == name)
             .map(|(_, value)| value.trim().to_owned())
             .filter(|v| !v.is_empty() && v.len() <= 64)
     }
 }
 
 fn cookie(name: &str, token: &str, max_age: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
+    let (path, secure) = if secure {
+        ("/", "; Secure")
+    } else {
+        ("/api", "")
+    };
     HeaderValue::from_str(&format!(
-        "{name}={token}; Path=/api; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{name}={token}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .expect("name and token are ascii")
 }
@@ -111,7 +122,7 @@ async fn live_session<T: Send + 'static>(
 ) -> Result<T, AppError> {
     origin::check(&parts.method, &parts.headers, &state.auth.public_origin)?;
     let token = cookie
-        .token(&parts.headers)
+        .token(&parts.headers, state.auth.cookie_secure)
         .ok_or_else(AppError::unauthorized)?;
     let found = db::run(&state.pool, move |conn| find(conn, &token, Utc::now())).await?;
     found.ok_or_else(AppError::unauthorized)
@@ -126,8 +137,8 @@ mod tests {
         let c = SessionCookie::Merchant.set("abc", true);
         let c = c.to_str().unwrap();
         for attr in [
-            "mc_session=abc",
-            "Path=/api",
+            "__Host-mc_session=abc",
+            "Path=/;",
             "HttpOnly",
             "SameSite=Strict",
             "Secure",
@@ -135,6 +146,9 @@ mod tests {
         ] {
             assert!(c.contains(attr), "{c} lacks {attr}");
         }
+        let plain = SessionCookie::Merchant.set("abc", false);
+        let plain = plain.to_str().unwrap();
+        assert!(plain.starts_with("mc_session=abc;") && plain.contains("Path=/api;"));
         let staff = SessionCookie::Staff.set("abc", false);
         let staff = staff.to_str().unwrap();
         assert!(staff.starts_with("mc_staff=abc;") && staff.contains("Max-Age=36000"));
@@ -150,11 +164,28 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; mc_session=tok; mc_staff=st; b=2"),
         );
-        assert_eq!(SessionCookie::Merchant.token(&h).as_deref(), Some("tok"));
-        assert_eq!(SessionCookie::Staff.token(&h).as_deref(), Some("st"));
+        assert_eq!(
+            SessionCookie::Merchant.token(&h, false).as_deref(),
+            Some("tok")
+        );
+        assert_eq!(SessionCookie::Staff.token(&h, false).as_deref(), Some("st"));
+        // Over https only the prefixed cookie counts: one without the
+        // prefix may have been planted by a sibling domain.
+        assert_eq!(SessionCookie::Merchant.token(&h, true), None);
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("mc_session=planted; __Host-mc_session=tok"),
+        );
+        assert_eq!(
+            SessionCookie::Merchant.token(&h, true).as_deref(),
+            Some("tok")
+        );
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("xmc_session=tok"));
-        assert_eq!(SessionCookie::Merchant.token(&h), None);
-        assert_eq!(SessionCookie::Merchant.token(&HeaderMap::new()), None);
+        assert_eq!(SessionCookie::Merchant.token(&h, false), None);
+        assert_eq!(
+            SessionCookie::Merchant.token(&HeaderMap::new(), false),
+            None
+        );
     }
 }

@@ -5,16 +5,18 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use shared::manager::{
-    CardsRequest, ImportResult, MAX_CARDS, RentImportPreview, RentImportResult, STATUS_ACTIVE,
+    CardsRequest, ImportResult, RentImportPreview, RentImportResult, STATUS_ACTIVE,
     STATUS_INACTIVE, StallCard, StallImportPreview, StallInput, StallList, StallView,
 };
+
+use shared::limits::{Bounded, Bounds, MAX_ID_LEN};
 
 use crate::db;
 use crate::error::{ApiJson, AppError, AppResult};
@@ -25,7 +27,20 @@ use crate::services::{rent_ledger, stall_import};
 use crate::state::AppState;
 
 /// Uploads: 10,000 stalls are about 1 MB; room for a year of rent rows.
-const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
+const UPLOAD_LIMIT: usize = shared::limits::MAX_BODY_UPLOAD;
+
+/// An uploaded file's bytes; one over the cap is the same JSON error as
+/// everything else.
+fn upload(body: Result<Bytes, BytesRejection>) -> AppResult<Bytes> {
+    body.map_err(|_| {
+        AppError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_unreadable",
+            "文件过大或无法读取",
+            "The file is too large or could not be read",
+        )
+    })
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -63,11 +78,20 @@ struct MarketQuery {
     market_id: Option<String>,
 }
 
-/// A malformed query string is the same JSON error as everything else.
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> AppResult<T> {
-    q.map(|Query(t)| t).map_err(|_| {
+/// A malformed query string is the same JSON error as everything else, and
+/// one over its bounds a 422.
+fn query<T: Bounded>(q: Result<Query<T>, QueryRejection>) -> AppResult<T> {
+    let t = q.map(|Query(t)| t).map_err(|_| {
         AppError::bad_request("bad_query", "请求参数有误", "The query string is not valid")
-    })
+    })?;
+    t.check_bounds().map_err(AppError::validation)?;
+    Ok(t)
+}
+
+impl Bounded for MarketQuery {
+    fn bounds(&self, b: &mut Bounds) {
+        b.opt_text("market_id", self.market_id.as_deref(), MAX_ID_LEN);
+    }
 }
 
 fn scope(s: &StaffSession, q: Result<Query<MarketQuery>, QueryRejection>) -> AppResult<String> {
@@ -218,7 +242,7 @@ async fn cards(
     ApiJson(req): ApiJson<CardsRequest>,
 ) -> AppResult<ApiJson<Vec<StallCard>>> {
     let market = scope(&s, q)?;
-    if req.stall_ids.is_empty() || req.stall_ids.len() > MAX_CARDS {
+    if req.stall_ids.is_empty() {
         return Err(AppError::validation(vec![shared::error::FieldError::new(
             "stall_ids",
             "count",
@@ -260,9 +284,10 @@ async fn import_preview(
     State(state): State<AppState>,
     s: StaffSession,
     q: Result<Query<MarketQuery>, QueryRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> AppResult<ApiJson<StallImportPreview>> {
     let market = scope(&s, q)?;
+    let body = upload(body)?;
     db::run(&state.pool, move |conn| {
         stall_import::preview(conn, &market, &body)
     })
@@ -275,9 +300,10 @@ async fn import_commit(
     rid: RequestId,
     s: StaffSession,
     q: Result<Query<MarketQuery>, QueryRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> AppResult<ApiJson<ImportResult>> {
     let market = scope(&s, q)?;
+    let body = upload(body)?;
     db::run(&state.pool, move |conn| {
         stall_import::commit(conn, &market, &s.actor(), &body, rid.get())
     })
@@ -289,9 +315,10 @@ async fn rent_preview(
     State(state): State<AppState>,
     s: StaffSession,
     q: Result<Query<MarketQuery>, QueryRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> AppResult<ApiJson<RentImportPreview>> {
     let market = scope(&s, q)?;
+    let body = upload(body)?;
     db::run(&state.pool, move |conn| {
         rent_ledger::preview(conn, &market, &body)
     })
@@ -304,9 +331,10 @@ async fn rent_commit(
     rid: RequestId,
     s: StaffSession,
     q: Result<Query<MarketQuery>, QueryRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> AppResult<ApiJson<RentImportResult>> {
     let market = scope(&s, q)?;
+    let body = upload(body)?;
     db::run(&state.pool, move |conn| {
         rent_ledger::commit(conn, &market, &s.actor(), &body, rid.get())
     })

@@ -17,7 +17,7 @@ use shared::merchant::{
 use crate::db;
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::request::{
-    IdempotencyKey, MerchantSession, RequestId, SameOrigin, SessionCookie, idempotency,
+    ClientInfo, IdempotencyKey, MerchantSession, RequestId, SameOrigin, SessionCookie, idempotency,
 };
 use crate::services::{identity, login, merchant as service};
 use crate::state::AppState;
@@ -25,8 +25,13 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/codes/{code}", get(code_info))
-        .route("/otp", post(send_otp))
-        .route("/session", post(create_session).delete(end_session))
+        .route("/otp", post(send_otp).layer(super::anonymous_body()))
+        .route(
+            "/session",
+            post(create_session)
+                .layer(super::anonymous_body())
+                .delete(end_session),
+        )
         .route("/me", get(me))
         .route("/identity", axum::routing::post(verify_identity))
         .route("/profile", get(my_profile).put(save_profile))
@@ -36,11 +41,12 @@ pub fn router() -> Router<AppState> {
 async fn code_info(
     State(state): State<AppState>,
     rid: RequestId,
+    client: ClientInfo,
     Path(code): Path<String>,
 ) -> AppResult<ApiJson<CodeInfo>> {
     let auth = state.auth.clone();
     db::run(&state.pool, move |conn| {
-        login::code_info(conn, &auth, &code, "code_info", rid.get())
+        login::code_info(conn, &auth, &code, &client.ip, rid.get())
     })
     .await
     .map(ApiJson)
@@ -50,12 +56,14 @@ async fn send_otp(
     State(state): State<AppState>,
     _: SameOrigin,
     rid: RequestId,
+    client: ClientInfo,
     key: IdempotencyKey,
     ApiJson(req): ApiJson<OtpRequest>,
 ) -> AppResult<Response> {
     let auth = state.auth.clone();
+    let limits = state.config.limits;
     let reply = db::run(&state.pool, move |conn| {
-        login::send_otp(conn, &auth, &req, key.get(), rid.get())
+        login::send_otp(conn, &auth, &limits, &req, &client, key.get(), rid.get())
     })
     .await?;
     Ok(idempotency::respond(reply, state.auth.cookie_secure))
@@ -65,12 +73,14 @@ async fn create_session(
     State(state): State<AppState>,
     _: SameOrigin,
     rid: RequestId,
+    client: ClientInfo,
     key: IdempotencyKey,
     ApiJson(req): ApiJson<SessionRequest>,
 ) -> AppResult<Response> {
     let auth = state.auth.clone();
+    let limits = state.config.limits;
     let reply = db::run(&state.pool, move |conn| {
-        login::create_session(conn, &auth, &req, key.get(), rid.get())
+        login::create_session(conn, &auth, &limits, &req, &client, key.get(), rid.get())
     })
     .await?;
     Ok(idempotency::respond(reply, state.auth.cookie_secure))

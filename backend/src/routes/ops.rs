@@ -64,8 +64,10 @@ async fn create_user(
     ApiJson(input): ApiJson<StaffUserInput>,
 ) -> AppResult<ApiJson<StaffUserView>> {
     s.require_operator()?;
+    service::check_new_user(&input)?;
+    let hash = state.hasher.hash(input.password.clone()).await?;
     db::run(&state.pool, move |conn| {
-        service::create_user(conn, &s.actor(), &input, rid.get())
+        service::create_user_with_hash(conn, &s.actor(), &input, hash, rid.get())
     })
     .await
     .map(ApiJson)

@@ -10,13 +10,16 @@ use shared::manager::{StaffLogin, StaffMe};
 
 use crate::db;
 use crate::error::{ApiJson, AppResult};
-use crate::request::{RequestId, SameOrigin, SessionCookie, StaffSession};
+use crate::request::{ClientInfo, RequestId, SameOrigin, SessionCookie, StaffSession};
 use crate::services::staff as service;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/session", post(login).delete(logout))
+        .route(
+            "/session",
+            post(login).layer(super::anonymous_body()).delete(logout),
+        )
         .route("/me", get(me))
 }
 
@@ -24,11 +27,18 @@ async fn login(
     State(state): State<AppState>,
     _: SameOrigin,
     rid: RequestId,
+    client: ClientInfo,
     ApiJson(req): ApiJson<StaffLogin>,
 ) -> AppResult<Response> {
-    let done = db::run(&state.pool, move |conn| {
-        service::login(conn, &req.username, &req.password, rid.get())
-    })
+    let done = service::login(
+        &state.pool,
+        &state.hasher,
+        &state.config.limits,
+        &req.username,
+        &req.password,
+        &client.ip,
+        rid.get(),
+    )
     .await?;
     let mut res = ApiJson(done.me).into_response();
     res.headers_mut().insert(

@@ -268,13 +268,15 @@ pub fn validate(conn: &mut DbConn, req: &SignRequest) -> AppResult<ValidSignatur
             "The letter you saw differs from the current version; please reload the page and read it again",
         ));
     }
-    let mut bank_ids: Vec<String> = Vec::new();
-    for id in &req.bank_ids {
-        let id = id.trim().to_owned();
-        if !bank_ids.contains(&id) {
-            bank_ids.push(id);
-        }
-    }
+    // In the order chosen, each once (the list is bounded before it gets
+    // here; a set keeps this linear all the same).
+    let mut seen = std::collections::HashSet::new();
+    let bank_ids: Vec<String> = req
+        .bank_ids
+        .iter()
+        .map(|id| id.trim().to_owned())
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
     if bank_ids.is_empty() {
         errors.push(FieldError::new(
             "bank_ids",

@@ -1,6 +1,8 @@
 //! The merchant's way in: the scanned stall code, an SMS code, the session
 //! it opens, logging out. Anonymous until the session exists, so every step
-//! is audited and limited in the database (see `auth::otp`).
+//! is limited in the database (see `auth::otp`); what is done is audited,
+//! what is refused is counted per client address and hour
+//! (`services::refusals`), so refused traffic adds no row per request.
 
 use chrono::{Duration, Utc};
 use serde_json::json;
@@ -13,52 +15,75 @@ use crate::auth::idempotency::{self, Claim, Reply};
 use crate::auth::otp::{self, LoginContext};
 use crate::auth::session::{self, MerchantSession};
 use crate::auth::sms::{self, SmsMessage};
+use crate::config::Limits;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{ANONYMOUS, audit, merchant_actor};
+use crate::services::consent::ClientInfo;
 use crate::services::merchant;
+use crate::services::refusals::{self, Refusal};
 use crate::stall_codes::{self, ResolvedCode};
 
-/// A genuine, current code, or its refusal — audited, since a refused code
-/// may be a forgery attempt worth seeing in the log.
+/// A genuine, current code, or its refusal — counted for the client's
+/// address, since a refused code may be a forgery attempt worth seeing.
 fn check_code(
     conn: &mut DbConn,
     auth: &AuthState,
     code: &str,
-    via: &str,
+    client_ip: &str,
     request_id: Option<&str>,
 ) -> AppResult<ResolvedCode> {
     match stall_codes::resolve(conn, &auth.code_key, code)? {
         Ok(resolved) => Ok(resolved),
         Err(refusal) => {
-            audit(
-                conn,
-                ANONYMOUS,
-                "stall_code.refused",
-                "stall",
-                refusal.stall_id.as_deref(),
-                refusal.market_id.as_deref(),
-                json!({ "reason": refusal.reason, "via": via }),
-                request_id,
-            )?;
+            let counted = Refusal {
+                action: "stall_code.refused",
+                reason: refusal.reason,
+                object_id: refusal.stall_id.as_deref(),
+                market_id: refusal.market_id.as_deref(),
+            };
+            refusals::count(conn, client_ip, counted, request_id, Utc::now())?;
             Err(refusal.to_error())
         }
     }
 }
 
+/// Counts a limit's refusal (a 429) or a wrong code, then returns it.
+fn counted(
+    conn: &mut DbConn,
+    e: AppError,
+    action: &str,
+    client_ip: &str,
+    market_id: Option<&str>,
+    request_id: Option<&str>,
+) -> AppError {
+    let worth_counting = e.status.as_u16() == 429 || e.code() == "otp_wrong";
+    if worth_counting {
+        let refusal = Refusal {
+            action,
+            reason: e.code(),
+            object_id: None,
+            market_id,
+        };
+        if let Err(failed) = refusals::count(conn, client_ip, refusal, request_id, Utc::now()) {
+            return failed;
+        }
+    }
+    e
+}
+
 /// What the landing page shows for a scanned code: the market and the stall
-/// (number, zone, trade), nothing about its holder — a code is public.
-/// `via` names the door the scan came through: the API (`code_info`) or the
-/// server-rendered stall page (`page`); each scan comes through one of them,
-/// so a refused scan is one audit row.
+/// (number, zone, trade), nothing about its holder — a code is public. Each
+/// scan comes through one door, the API or the server-rendered stall page,
+/// so a refused scan is counted once.
 pub fn code_info(
     conn: &mut DbConn,
     auth: &AuthState,
     code: &str,
-    via: &str,
+    client_ip: &str,
     request_id: Option<&str>,
 ) -> AppResult<CodeInfo> {
-    let resolved = check_code(conn, auth, code, via, request_id)?;
+    let resolved = check_code(conn, auth, code, client_ip, request_id)?;
     let stall = resolved.stall;
     Ok(CodeInfo {
         market_name: resolved.market.name,
@@ -73,12 +98,16 @@ fn parse_mobile(s: &str) -> AppResult<MobileNumber> {
     MobileNumber::parse(s).map_err(|e| AppError::validation(vec![e.field_error("mobile")]))
 }
 
-/// Sends a login code to `req.mobile` (within the send limits), remembering
-/// the stall whose code was scanned. Once per `Idempotency-Key`.
+/// Sends a login code to `req.mobile` (within the send limits of the
+/// number, of the client's address and in total), remembering the stall
+/// whose code was scanned. Once per `Idempotency-Key` (a refusal is not
+/// kept: an anonymous caller's key stores only what was sent).
 pub fn send_otp(
     conn: &mut DbConn,
     auth: &AuthState,
+    limits: &Limits,
     req: &OtpRequest,
+    client: &ClientInfo,
     key: Option<&str>,
     request_id: Option<&str>,
 ) -> AppResult<Reply> {
@@ -88,11 +117,13 @@ pub fn send_otp(
         format!("otp:{mobile}"),
         key,
         &[mobile.as_str(), code_ref.unwrap_or("")],
-    );
+    )
+    .successes_only();
+    let ip = client.ip.as_str();
     idempotency::once(conn, &auth.fields, &claim, |conn| {
         let context = match code_ref {
             Some(code) => {
-                let r = check_code(conn, auth, code.trim(), "otp", request_id)?;
+                let r = check_code(conn, auth, code.trim(), ip, request_id)?;
                 LoginContext {
                     stall_id: r.stall.map(|s| s.id),
                     market_id: Some(r.market.id),
@@ -101,16 +132,20 @@ pub fn send_otp(
             None => LoginContext::default(),
         };
         let now = Utc::now();
-        otp::reserve_send(conn, mobile.as_str(), now)?;
+        let market = context.market_id.as_deref();
+        otp::reserve_send_for(conn, limits, mobile.as_str(), ip, now)
+            .map_err(|e| counted(conn, e, "otp.send_refused", ip, market, request_id))?;
         let code = otp::issue(conn, &auth.fields, mobile.as_str(), &context, now)?;
         let minutes = (otp::CODE_TTL_SECONDS / 60) as u32;
-        auth.sms
-            .send(&SmsMessage {
-                mobile: mobile.as_str(),
-                code: &code,
-                text: sms::login_text(&code, minutes),
-            })
-            .map_err(AppError::unavailable)?;
+        let sent = auth.sms.send(&SmsMessage {
+            mobile: mobile.as_str(),
+            code: &code,
+            text: sms::login_text(&code, minutes),
+        });
+        if let Err(e) = sent {
+            otp::release_send(conn, limits, mobile.as_str(), ip, now)?;
+            return Err(AppError::unavailable(e).with_retry_after(30));
+        }
         audit(
             conn,
             ANONYMOUS,
@@ -131,11 +166,13 @@ pub fn send_otp(
 
 /// Checks the SMS code and opens a session for the merchant with that
 /// number (created on first login). The reply carries the session token for
-/// the cookie. Once per `Idempotency-Key`.
+/// the cookie. Once per `Idempotency-Key` (a refusal is not kept).
 pub fn create_session(
     conn: &mut DbConn,
     auth: &AuthState,
+    limits: &Limits,
     req: &SessionRequest,
+    client: &ClientInfo,
     key: Option<&str>,
     request_id: Option<&str>,
 ) -> AppResult<Reply> {
@@ -158,10 +195,13 @@ pub fn create_session(
     // A replayed login hands out the same session again, so the window is
     // no longer than a code lives.
     let claim = Claim::new(format!("session:{mobile}"), key, &[mobile.as_str(), &code])
-        .within(Duration::seconds(otp::CODE_TTL_SECONDS));
+        .within(Duration::seconds(otp::CODE_TTL_SECONDS))
+        .successes_only();
+    let ip = client.ip.as_str();
     idempotency::once(conn, &auth.fields, &claim, |conn| {
         let now = Utc::now();
-        let context = otp::verify(conn, &auth.fields, mobile.as_str(), &code, now)?;
+        let context = otp::verify(conn, &auth.fields, limits, mobile.as_str(), &code, ip, now)
+            .map_err(|e| counted(conn, e, "otp.login_refused", ip, None, request_id))?;
         let merchant_id = merchant::login(conn, mobile.as_str(), &context)?;
         let new = session::create(conn, &merchant_id, now)?;
         audit(

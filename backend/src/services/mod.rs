@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod identity;
 pub mod login;
 pub mod merchant;
+pub mod refusals;
 pub mod rent_ledger;
 pub mod staff;
 pub mod stall_import;

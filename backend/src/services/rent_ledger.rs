@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{Datelike, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde_json::json;
+use shared::limits::MAX_RENT_IMPORT_ROWS;
 use shared::manager::{
     MAX_REPORTED_ERRORS, PREVIEW_ROWS, RentImportPreview, RentImportResult, RentImportRow,
     RowError, parse_yuan,
@@ -23,7 +24,7 @@ use crate::db::schema::{import_batches, market_rent_ledger, markets, stalls};
 use crate::db::{DbConn, new_id, timestamp};
 use crate::error::AppResult;
 use crate::services::stall_import::{
-    columns, csv_reader, decode, normalise_line_ends, rejected, unreadable,
+    check_row_count, columns, csv_reader, decode, normalise_line_ends, rejected, unreadable,
 };
 
 pub fn template_csv() -> Vec<u8> {
@@ -59,7 +60,7 @@ const RENT_COLUMNS: &[(&str, &[&str], bool)] = &[
     ),
 ];
 
-struct Checked {
+pub(crate) struct Checked {
     encoding: &'static str,
     total: usize,
     rows: Vec<RentImportRow>,
@@ -92,7 +93,7 @@ fn date(s: &str) -> Option<String> {
 }
 
 /// `stall_ids`: the market's stall numbers → stall ids.
-fn check(bytes: &[u8], stall_ids: &HashMap<String, String>) -> AppResult<Checked> {
+pub(crate) fn check(bytes: &[u8], stall_ids: &HashMap<String, String>) -> AppResult<Checked> {
     let (text, encoding) = decode(bytes)?;
     let text = normalise_line_ends(&text);
     let mut out = Checked {
@@ -118,6 +119,7 @@ fn check(bytes: &[u8], stall_ids: &HashMap<String, String>) -> AppResult<Checked
                 out.errors
                     .push(unreadable(e.position().map_or(0, |p| p.line() as usize)));
                 out.total += 1;
+                check_row_count(out.total, MAX_RENT_IMPORT_ROWS)?;
                 continue;
             }
         };
@@ -125,6 +127,7 @@ fn check(bytes: &[u8], stall_ids: &HashMap<String, String>) -> AppResult<Checked
             continue;
         }
         out.total += 1;
+        check_row_count(out.total, MAX_RENT_IMPORT_ROWS)?;
         let line = record.position().map_or(0, |p| p.line() as usize);
         let get = |f: &str| cols.get(f).and_then(|&i| record.get(i)).unwrap_or_default();
         let before = out.errors.len();

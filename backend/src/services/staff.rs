@@ -1,7 +1,25 @@
-//! Staff accounts: password login with a per-account failure limit,
-//! sessions (the merchant's token code, another cookie name; the extractor
-//! is `request::StaffSession`), the market scope every manager query is
+//! Staff accounts: password login (throttled per username and client
+//! address, slowed down per username, never locked), sessions (the
+//! merchant's token code, another cookie name; the extractor is
+//! `request::StaffSession`), the market scope every manager query is
 //! filtered by, and the operator's markets and accounts.
+//!
+//! Login throttling, so that an attacker elsewhere cannot lock the real
+//! user out, and the answers do not tell which accounts exist:
+//! - per (username as typed, client address): [`FREE_FAILURES`] wrong
+//!   passwords, then a growing wait between tries (1 s, 2 s, 4 s, … up to
+//!   [`MAX_DELAY_SECONDS`]); a try within the wait gets 429 with
+//!   `Retry-After`, unevaluated. Another address is not affected;
+//! - per client address: `config::Limits::login_failures_per_address`
+//!   wrong passwords an hour, whatever the usernames;
+//! - per username, from anywhere: past [`SLOW_DOWN_AFTER`] wrong passwords
+//!   in the hour every try waits a little before its hash (a slow-down that
+//!   costs the real user seconds, never the account);
+//! - unknown usernames go through the same counters and an argon2 check
+//!   against a dummy hash: the same statuses, codes and work as a real one.
+//!
+//! The hash runs on `passwords::HashPool`, between two short database
+//! steps, never while holding a connection.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -11,17 +29,31 @@ use shared::manager::{
     MarketInput, MarketView, ROLE_MANAGER, ROLE_OPERATOR, StaffMe, StaffUserInput, StaffUserView,
 };
 
+use crate::auth::limits::{self, HOUR};
 use crate::auth::session::{new_token, token_hash};
+use crate::config::Limits;
 use crate::db::models::{Market, StaffUser};
-use crate::db::schema::{markets, staff_login_limits, staff_sessions, staff_users, stalls};
-use crate::db::{DbConn, new_id, timestamp};
+use crate::db::schema::{login_throttle, markets, staff_sessions, staff_users, stalls};
+use crate::db::{DbConn, DbPool, new_id, timestamp};
 use crate::error::{AppError, AppResult};
+use crate::passwords::HashPool;
 use crate::services::audit::{audit, staff_actor};
+use crate::services::refusals::{self, Refusal};
 
 pub const COOKIE_NAME: &str = "mc_staff";
 /// An office working day.
 pub const SESSION_HOURS: i64 = 10;
-pub const MAX_FAILURES_PER_HOUR: i32 = 10;
+/// Wrong passwords from one (username, address) before tries are spaced.
+pub const FREE_FAILURES: i32 = 5;
+/// The longest wait between tries from one (username, address).
+pub const MAX_DELAY_SECONDS: i64 = 15 * 60;
+/// Wrong passwords for one username in an hour, from anywhere, past which
+/// every try of it is slowed down.
+pub const SLOW_DOWN_AFTER: u32 = 20;
+/// The longest slow-down.
+pub const MAX_SLOW_DOWN_SECONDS: u64 = 5;
+/// A throttle row untouched this long says nothing and is swept.
+const THROTTLE_KEEP_HOURS: i64 = 24;
 
 fn invalid_credentials() -> AppError {
     AppError::unauthorized_as(
@@ -31,68 +63,261 @@ fn invalid_credentials() -> AppError {
     )
 }
 
-fn too_many_failures() -> AppError {
-    AppError::too_many_requests(
+fn too_many_failures(retry_after: u64) -> AppError {
+    let mut e = AppError::too_many_requests(
         "too_many_failures",
-        "密码错误次数过多，请一小时后再试或联系信用办重置",
-        "Too many wrong passwords; try again in an hour or ask the credit office to reset it",
-    )
+        "密码错误次数过多，请稍后再试",
+        "Too many wrong passwords; please wait a moment before trying again",
+    );
+    e.body.message_zh = format!("密码错误次数过多，请{retry_after}秒后再试");
+    e.body.message_en =
+        format!("Too many wrong passwords; please try again in {retry_after} seconds");
+    e.with_retry_after(retry_after)
 }
 
-/// Reserves one password try for the account, or refuses when ten failed
-/// within the hour. The reservation is a conditional UPDATE, so concurrent
-/// guesses cannot overshoot the limit; a success gives the tries back.
-fn reserve_try(conn: &mut DbConn, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
-    let cutoff = timestamp(now - Duration::hours(1));
-    let exists = staff_login_limits::table
-        .find(user_id)
-        .count()
-        .get_result::<i64>(conn)?
-        > 0;
-    if !exists {
-        // A concurrent first try may insert the same row; its failure is
-        // harmless, the row exists either way.
-        let _ = diesel::insert_into(staff_login_limits::table)
-            .values((
-                staff_login_limits::user_id.eq(user_id),
-                staff_login_limits::window_start.eq(timestamp(now)),
-                staff_login_limits::failures.eq(0),
-            ))
-            .execute(conn);
-    }
-    let counted = diesel::update(
-        staff_login_limits::table
-            .find(user_id)
-            .filter(staff_login_limits::window_start.gt(&cutoff))
-            .filter(staff_login_limits::failures.lt(MAX_FAILURES_PER_HOUR)),
+fn address_limit(retry_after: u64) -> AppError {
+    AppError::too_many_requests(
+        "login_address_limit",
+        "从此网络输入错误密码的次数过多，请稍后再试",
+        "Too many wrong passwords were typed from this network; please try again later",
     )
-    .set(staff_login_limits::failures.eq(staff_login_limits::failures + 1))
-    .execute(conn)?;
-    if counted == 1 {
-        return Ok(());
+    .with_retry_after(retry_after)
+}
+
+/// The wait after the `failures`-th wrong password in a row from one
+/// (username, address): none for the first few, then doubling.
+pub fn delay_after(failures: i32) -> i64 {
+    if failures < FREE_FAILURES {
+        return 0;
     }
-    let restarted = diesel::update(
-        staff_login_limits::table
-            .find(user_id)
-            .filter(staff_login_limits::window_start.le(&cutoff)),
-    )
-    .set((
-        staff_login_limits::window_start.eq(timestamp(now)),
-        staff_login_limits::failures.eq(1),
-    ))
-    .execute(conn)?;
-    if restarted == 1 {
-        Ok(())
+    let doublings = u32::try_from(failures - FREE_FAILURES).unwrap_or(0).min(20);
+    (1i64 << doublings).min(MAX_DELAY_SECONDS)
+}
+
+/// The slow-down for a username with `failures` wrong passwords this hour.
+pub fn slow_down_for(failures: u32) -> std::time::Duration {
+    let over = failures.saturating_sub(SLOW_DOWN_AFTER);
+    let seconds = if over == 0 {
+        0
     } else {
-        Err(too_many_failures())
-    }
+        (1 + u64::from(over) / 20).min(MAX_SLOW_DOWN_SECONDS)
+    };
+    std::time::Duration::from_secs(seconds)
 }
 
-/// A hash of a password nobody has, verified when the username is unknown,
-/// so the answer takes as long as for a real account.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| crate::passwords::hash("no such account").unwrap_or_default())
+/// Usernames are compared trimmed and in lower case (as stored).
+fn normalise_username(username: &str) -> String {
+    username.trim().to_ascii_lowercase()
+}
+
+/// Reserves one try for (username, address), counting it as a failure
+/// until [`finish_login`] learns otherwise: concurrent tries cannot slip
+/// past the wait (one compare-and-set per try; the losers are told to wait
+/// a second).
+fn reserve_try(
+    conn: &mut DbConn,
+    username: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Result<(), u64>> {
+    let now_text = timestamp(now);
+    let row: Option<(i32, String)> = login_throttle::table
+        .find((username, client_ip))
+        .select((login_throttle::failures, login_throttle::next_try_at))
+        .first(conn)
+        .optional()?;
+    let next_at = |failures: i32| timestamp(now + Duration::seconds(delay_after(failures)));
+    let claimed = match row {
+        Some((failures, next_try_at)) => {
+            if next_try_at > now_text {
+                let wait = crate::db::parse_timestamp(&next_try_at)
+                    .map_or(1, |t| (t - now).num_seconds().max(1));
+                return Ok(Err(u64::try_from(wait).unwrap_or(1)));
+            }
+            diesel::update(
+                login_throttle::table
+                    .find((username, client_ip))
+                    .filter(login_throttle::failures.eq(failures))
+                    .filter(login_throttle::next_try_at.eq(&next_try_at)),
+            )
+            .set((
+                login_throttle::failures.eq(failures + 1),
+                login_throttle::next_try_at.eq(next_at(failures + 1)),
+                login_throttle::updated_at.eq(&now_text),
+            ))
+            .execute(conn)?
+                == 1
+        }
+        None => {
+            diesel::delete(
+                login_throttle::table.filter(
+                    login_throttle::updated_at
+                        .lt(timestamp(now - Duration::hours(THROTTLE_KEEP_HOURS))),
+                ),
+            )
+            .execute(conn)?;
+            let inserted = diesel::insert_into(login_throttle::table)
+                .values((
+                    login_throttle::username.eq(username),
+                    login_throttle::client_ip.eq(client_ip),
+                    login_throttle::failures.eq(1),
+                    login_throttle::next_try_at.eq(next_at(1)),
+                    login_throttle::updated_at.eq(&now_text),
+                ))
+                .execute(conn);
+            match inserted {
+                Ok(_) => true,
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => false,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    Ok(if claimed { Ok(()) } else { Err(1) })
+}
+
+/// Forgets a username's throttle rows (all addresses): after a password
+/// reset, say.
+pub fn clear_login_throttle(conn: &mut DbConn, username: &str) -> AppResult<()> {
+    diesel::delete(
+        login_throttle::table.filter(login_throttle::username.eq(normalise_username(username))),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A login between its two database steps: what the hash is checked
+/// against, and how long to slow down first.
+pub struct LoginTry {
+    username: String,
+    client_ip: String,
+    user: Option<StaffUser>,
+    stored_hash: String,
+    pub slow_down: std::time::Duration,
+}
+
+fn address_bucket(client_ip: &str) -> String {
+    limits::bucket("login_fail:addr", client_ip)
+}
+
+fn username_bucket(username: &str) -> String {
+    limits::bucket("login_fail:user", username)
+}
+
+/// The first step: the limits, then the stored hash (a dummy one for an
+/// unknown username). A refusal is counted for the address.
+pub fn begin_login(
+    conn: &mut DbConn,
+    limits: &Limits,
+    username: &str,
+    client_ip: &str,
+    request_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<LoginTry> {
+    let username = normalise_username(username);
+    let client_ip = &limits::address_subject(client_ip);
+    let user: Option<StaffUser> = staff_users::table
+        .filter(staff_users::username.eq(&username))
+        .filter(staff_users::active.eq(true))
+        .select(StaffUser::as_select())
+        .first(conn)
+        .optional()?;
+    let refused = |conn: &mut DbConn, e: AppError| -> AppResult<LoginTry> {
+        let refusal = Refusal {
+            action: "staff.login_throttled",
+            reason: e.code(),
+            object_id: user.as_ref().map(|u| u.id.as_str()),
+            market_id: user.as_ref().and_then(|u| u.market_id.as_deref()),
+        };
+        refusals::count(conn, client_ip, refusal, request_id, now)?;
+        Err(e)
+    };
+    let address = address_bucket(client_ip);
+    if let Err(e) = limits::take(conn, &address, limits.login_failures_per_address, HOUR, now)? {
+        return refused(conn, address_limit(e.retry_after));
+    }
+    if let Err(wait) = reserve_try(conn, &username, client_ip, now)? {
+        limits::give_back(conn, &address, HOUR, now)?;
+        return refused(conn, too_many_failures(wait));
+    }
+    let failures = limits::used(conn, &username_bucket(&username), HOUR, now)?;
+    let stored_hash = user.as_ref().map_or_else(
+        || crate::passwords::dummy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    Ok(LoginTry {
+        username,
+        client_ip: client_ip.to_owned(),
+        user,
+        stored_hash,
+        slow_down: slow_down_for(failures),
+    })
+}
+
+/// The active accounts whose password is `password` (production refuses to
+/// start while the demo password from the source code opens one).
+pub fn accounts_with_password(conn: &mut DbConn, password: &str) -> AppResult<Vec<String>> {
+    let accounts: Vec<(String, String)> = staff_users::table
+        .filter(staff_users::active.eq(true))
+        .select((staff_users::username, staff_users::password_hash))
+        .load(conn)?;
+    Ok(accounts
+        .into_iter()
+        .filter(|(_, hash)| crate::passwords::verify(password, hash))
+        .map(|(username, _)| username)
+        .collect())
+}
+
+/// `backend set-password`: a new password for an account (checked as a new
+/// account's is), its login throttle forgotten, audited.
+pub fn set_password(
+    conn: &mut DbConn,
+    actor: &str,
+    username: &str,
+    password: &str,
+) -> AppResult<()> {
+    let probe = StaffUserInput {
+        username: username.to_owned(),
+        display_name: username.to_owned(),
+        password: password.to_owned(),
+        role: ROLE_OPERATOR.to_owned(),
+        market_id: None,
+    };
+    // The password rules of a new account, and nothing else of it.
+    let errors: Vec<FieldError> = shared::manager::validate_staff_user(&probe)
+        .into_iter()
+        .filter(|e| e.field == "password")
+        .collect();
+    if !errors.is_empty() {
+        return Err(AppError::validation(errors));
+    }
+    let username = normalise_username(username);
+    let hash = crate::passwords::hash(password)?;
+    crate::db::write_transaction(conn, |conn| {
+        let user: StaffUser = staff_users::table
+            .filter(staff_users::username.eq(&username))
+            .select(StaffUser::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(AppError::not_found)?;
+        diesel::update(staff_users::table.find(&user.id))
+            .set(staff_users::password_hash.eq(&hash))
+            .execute(conn)?;
+        diesel::delete(login_throttle::table.filter(login_throttle::username.eq(&username)))
+            .execute(conn)?;
+        audit(
+            conn,
+            actor,
+            "staff.password_set",
+            "staff_user",
+            Some(&user.id),
+            user.market_id.as_deref(),
+            json!({}),
+            None,
+        )
+    })
 }
 
 pub struct LoggedIn {
@@ -100,42 +325,35 @@ pub struct LoggedIn {
     pub me: StaffMe,
 }
 
-/// Checks the password (argon2id, slow: call from the blocking pool) and
-/// opens a session.
-pub fn login(
+/// The last step: a session when the password `matched` a real account;
+/// otherwise the failure is counted and the answer is the one an unknown
+/// username gets.
+pub fn finish_login(
     conn: &mut DbConn,
-    username: &str,
-    password: &str,
+    attempt: &LoginTry,
+    matched: bool,
     request_id: Option<&str>,
+    now: DateTime<Utc>,
 ) -> AppResult<LoggedIn> {
-    let now = Utc::now();
-    let user: Option<StaffUser> = staff_users::table
-        .filter(staff_users::username.eq(username.trim().to_ascii_lowercase()))
-        .filter(staff_users::active.eq(true))
-        .select(StaffUser::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(user) = user else {
-        crate::passwords::verify(password, dummy_hash());
-        return Err(invalid_credentials());
+    let user = match (&attempt.user, matched) {
+        (Some(user), true) => user,
+        (user, _) => {
+            limits::add(conn, &username_bucket(&attempt.username), HOUR, now)?;
+            let refusal = Refusal {
+                action: "staff.login_failed",
+                reason: "wrong_password",
+                object_id: user.as_ref().map(|u| u.id.as_str()),
+                market_id: user.as_ref().and_then(|u| u.market_id.as_deref()),
+            };
+            refusals::count(conn, &attempt.client_ip, refusal, request_id, now)?;
+            return Err(invalid_credentials());
+        }
     };
-    reserve_try(conn, &user.id, now)?;
-    if !crate::passwords::verify(password, &user.password_hash) {
-        audit(
-            conn,
-            &staff_actor(&user.id),
-            "staff.login_failed",
-            "staff_user",
-            Some(&user.id),
-            user.market_id.as_deref(),
-            json!({}),
-            request_id,
-        )?;
-        return Err(invalid_credentials());
-    }
-    diesel::update(staff_login_limits::table.find(&user.id))
-        .set(staff_login_limits::failures.eq(0))
+    // A success clears this address's record for the username and gives
+    // back the address's try.
+    diesel::delete(login_throttle::table.find((&attempt.username, &attempt.client_ip)))
         .execute(conn)?;
+    limits::give_back(conn, &address_bucket(&attempt.client_ip), HOUR, now)?;
     diesel::delete(
         staff_sessions::table
             .filter(staff_sessions::user_id.eq(&user.id))
@@ -163,8 +381,39 @@ pub fn login(
         json!({ "role": user.role }),
         request_id,
     )?;
-    let me = me_of(conn, &user, expires_at)?;
+    let me = me_of(conn, user, expires_at)?;
     Ok(LoggedIn { token, me })
+}
+
+/// The whole login: the limits and the stored hash from the database, the
+/// slow-down and the argon2 check on the hash pool (no connection held),
+/// then the session.
+pub async fn login(
+    pool: &DbPool,
+    hasher: &HashPool,
+    limits: &Limits,
+    username: &str,
+    password: &str,
+    client_ip: &str,
+    request_id: Option<&str>,
+) -> AppResult<LoggedIn> {
+    let (limits, username, ip) = (*limits, username.to_owned(), client_ip.to_owned());
+    let rid = request_id.map(str::to_owned);
+    let attempt = crate::db::run(pool, move |conn| {
+        begin_login(conn, &limits, &username, &ip, rid.as_deref(), Utc::now())
+    })
+    .await?;
+    if !attempt.slow_down.is_zero() {
+        tokio::time::sleep(attempt.slow_down).await;
+    }
+    let matched = hasher
+        .verify(password.to_owned(), attempt.stored_hash.clone())
+        .await?;
+    let rid = request_id.map(str::to_owned);
+    crate::db::run(pool, move |conn| {
+        finish_login(conn, &attempt, matched, rid.as_deref(), Utc::now())
+    })
+    .await
 }
 
 fn me_of(conn: &mut DbConn, user: &StaffUser, expires_at: String) -> AppResult<StaffMe> {
@@ -366,18 +615,41 @@ pub fn create_market(
     })
 }
 
-/// Used by the operator's console and by `backend create-user`.
+/// Refuses an account that `shared::manager::validate_staff_user` refuses:
+/// checked before the password is hashed.
+pub fn check_new_user(input: &StaffUserInput) -> AppResult<()> {
+    let errors = shared::manager::validate_staff_user(input);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::validation(errors))
+    }
+}
+
+/// `backend create-user`: checks, hashes here (a command line has no pool
+/// to wait for) and creates.
 pub fn create_user(
     conn: &mut DbConn,
     actor: &str,
     input: &StaffUserInput,
     request_id: Option<&str>,
 ) -> AppResult<StaffUserView> {
-    let errors = shared::manager::validate_staff_user(input);
-    if !errors.is_empty() {
-        return Err(AppError::validation(errors));
-    }
+    check_new_user(input)?;
     let hash = crate::passwords::hash(&input.password)?;
+    create_user_with_hash(conn, actor, input, hash, request_id)
+}
+
+/// Creates a checked account whose password was hashed already (the
+/// operator's console hashes on the server's pool, not holding this
+/// connection).
+pub fn create_user_with_hash(
+    conn: &mut DbConn,
+    actor: &str,
+    input: &StaffUserInput,
+    hash: String,
+    request_id: Option<&str>,
+) -> AppResult<StaffUserView> {
+    check_new_user(input)?;
     crate::db::write_transaction(conn, |conn| {
         let username = input.username.trim().to_owned();
         let taken = staff_users::table

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use diesel::prelude::*;
 use serde_json::json;
+use shared::limits::MAX_STALL_IMPORT_ROWS;
 use shared::manager::{
     ImportResult, MAX_REPORTED_ERRORS, PREVIEW_ROWS, RowError, STATUS_ACTIVE, StallImportPreview,
     StallImportRow, StallInput, validate_stall,
@@ -161,6 +162,22 @@ pub fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
         .from_reader(text.as_bytes())
 }
 
+/// Refuses a file with more than `max` rows as soon as its row `max + 1`
+/// is read, before anything is written (`shared::limits`).
+pub fn check_row_count(rows: usize, max: usize) -> AppResult<()> {
+    if rows <= max {
+        return Ok(());
+    }
+    let mut e = AppError::unprocessable(
+        "too_many_rows",
+        "文件行数过多",
+        "The file has too many rows",
+    );
+    e.body.message_zh = format!("一个文件最多{max}行，请分成几个文件导入");
+    e.body.message_en = format!("A file may have at most {max} rows; split it into several");
+    Err(e)
+}
+
 /// Checks every row against the shared validation, the other rows (no
 /// stall number twice) and the market's stalls (`existing`: numbers
 /// already there, which become updates).
@@ -188,6 +205,7 @@ pub fn parse(bytes: &[u8], existing: &HashSet<String>) -> AppResult<Parsed> {
                 let line = e.position().map_or(0, |p| p.line() as usize);
                 parsed.errors.push(unreadable(line));
                 parsed.total += 1;
+                check_row_count(parsed.total, MAX_STALL_IMPORT_ROWS)?;
                 continue;
             }
         };
@@ -196,6 +214,7 @@ pub fn parse(bytes: &[u8], existing: &HashSet<String>) -> AppResult<Parsed> {
             continue;
         }
         parsed.total += 1;
+        check_row_count(parsed.total, MAX_STALL_IMPORT_ROWS)?;
         let get = |field: &str| {
             cols.get(field)
                 .and_then(|&i| record.get(i))

@@ -30,6 +30,17 @@ pub struct StallFilter {
     pub status: Option<String>,
 }
 
+impl shared::limits::Bounded for StallFilter {
+    fn bounds(&self, b: &mut shared::limits::Bounds) {
+        use shared::limits::{MAX_ID_LEN, MAX_NAME_LEN, MAX_TOKEN_LEN};
+        b.opt_text("market_id", self.market_id.as_deref(), MAX_ID_LEN)
+            .opt_text("q", self.q.as_deref(), MAX_TOKEN_LEN)
+            .opt_text("zone", self.zone.as_deref(), MAX_NAME_LEN)
+            .opt_text("trade", self.trade.as_deref(), MAX_NAME_LEN)
+            .opt_text("status", self.status.as_deref(), MAX_TOKEN_LEN);
+    }
+}
+
 pub fn view(s: Stall) -> StallView {
     StallView {
         id: s.id,

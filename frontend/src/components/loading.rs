@@ -38,8 +38,8 @@ pub fn Skeleton(props: &SkeletonProps) -> Html {
     html! {
         <div aria-hidden="true">
             { for (0..props.lines).map(|i| {
-                let width = format!("width:{}%", 90 - (i % 3) * 20);
-                html! { <div class="skeleton" style={width}></div> }
+                let width = ["w90", "w70", "w50"][i % 3];
+                html! { <div class={classes!("skeleton", width)}></div> }
             }) }
         </div>
     }

@@ -59,7 +59,7 @@ pub fn Application() -> Html {
                         { for a.entries.iter().map(|e| html! {
                             <li data-status={e.status.clone()}>
                                 <strong>{ e.bank_name.clone() }</strong>
-                                <span class="muted" style="display:block;">{ entry_status(lang, &e.status) }</span>
+                                <span class="muted block">{ entry_status(lang, &e.status) }</span>
                             </li>
                         }) }
                     </ul>

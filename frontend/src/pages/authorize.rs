@@ -189,15 +189,13 @@ pub fn Authorize() -> Html {
                 { for letter.banks.iter().enumerate().map(|(i, b)| {
                     let checked = chosen.contains(&b.bank_id);
                     html! {
-                        <label class="bank-choice" for={format!("bank-{i}")}
-                               style="display:flex;gap:.75rem;align-items:flex-start;padding:.6rem 0;border-bottom:1px solid var(--line);">
+                        <label class="bank-choice" for={format!("bank-{i}")}>
                             <input type="checkbox" id={format!("bank-{i}")} data-bank-id={b.bank_id.clone()}
-                                   style="width:1.5rem;height:1.5rem;flex:0 0 auto;margin-top:.15rem;"
                                    {checked} onchange={toggle(b.bank_id.clone())} />
                             <span>
                                 <strong>{ b.name.clone() }</strong>
                                 { for b.products.iter().map(|p| html! {
-                                    <span class="muted" style="display:block;">{ product_line(lang, b, p) }</span>
+                                    <span class="muted block">{ product_line(lang, b, p) }</span>
                                 }) }
                             </span>
                         </label>
@@ -275,7 +273,7 @@ pub fn render_letter(text: &str) -> Html {
                         html! { { part.to_owned() } }
                     })
                     .collect();
-                html! { <p style="margin:.4rem 0;">{ for parts }</p> }
+                html! { <p class="letter-para">{ for parts }</p> }
             }
         }) }
     }

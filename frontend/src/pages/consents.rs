@@ -116,7 +116,7 @@ pub fn Consents() -> Html {
                     let is_confirming = confirming.as_deref() == Some(c.id.as_str());
                     html! {
                         <div class="card consent" id={format!("consent-{i}")} data-status={c.status.clone()}>
-                            <h2 style="margin-top:0;">
+                            <h2 class="flush-top">
                                 { status_text(lang, &c.status) }
                                 <span class="muted">{ format!(" · {}", c.letter_version) }</span>
                             </h2>
@@ -139,7 +139,7 @@ pub fn Consents() -> Html {
                             <details>
                                 <summary id={format!("letter-{i}")}>{ lang.pick("查看授权书全文", "Read the letter you signed") }</summary>
                                 <div class="letter-text">{ render_letter(c.text.as_deref().unwrap_or("")) }</div>
-                                <p class="muted" style="word-break:break-all;font-size:.8rem;">
+                                <p class="muted digest">
                                     { format!("SHA-256 {}", c.text_sha256) }
                                 </p>
                             </details>

@@ -110,7 +110,7 @@ pub fn Decision() -> Html {
                                     <li>
                                         <strong>{ b.name.clone() }</strong>
                                         { for b.products.iter().map(|p| html! {
-                                            <span class="muted" style="display:block;">{ p.name.clone() }</span>
+                                            <span class="muted block">{ p.name.clone() }</span>
                                         }) }
                                     </li>
                                 }) }

@@ -198,9 +198,9 @@ fn weekly_chart(d: &Dashboard, lang: Lang) -> Html {
             }) }
         </svg>
         <p class="muted">
-            <span style="color:#2c7be5">{ "■ " }</span>{ lang.pick("登录", "logged in") }{ "　" }
-            <span style="color:#f0a500">{ "■ " }</span>{ lang.pick("授权", "authorized") }{ "　" }
-            <span style="color:#27ae60">{ "■ " }</span>{ lang.pick("预授信", "offered") }
+            <span class="swatch-login">{ "■ " }</span>{ lang.pick("登录", "logged in") }{ "　" }
+            <span class="swatch-consent">{ "■ " }</span>{ lang.pick("授权", "authorized") }{ "　" }
+            <span class="swatch-offer">{ "■ " }</span>{ lang.pick("预授信", "offered") }
         </p>
         </>
     }

@@ -49,7 +49,6 @@ pub fn Manager() -> Html {
     };
     html! {
         <section id="manager-console" class="console">
-            <style>{ CONSOLE_CSS }</style>
             { match &*me {
                 Load::Loading => html! {
                     <Loading id="staff-loading" label={lang.pick("正在加载…", "Loading…")} />
@@ -255,31 +254,3 @@ fn role_label(lang: Lang, role: &str) -> &'static str {
         _ => lang.pick("银行", "Bank"),
     }
 }
-
-/// Console-only styles, kept with the console so the merchant pages'
-/// stylesheet stays small.
-const CONSOLE_CSS: &str = r#"
-.console { max-width: 72rem; margin: 0 auto; }
-.card.narrow { max-width: 28rem; margin: 1rem auto; }
-.console-head { display: flex; justify-content: space-between; align-items: center; gap: 1rem; flex-wrap: wrap; }
-.console-head h1 { margin: .25rem 0; }
-.tabs { display: flex; gap: .25rem; flex-wrap: wrap; border-bottom: 2px solid var(--line); margin: 1rem 0; }
-.tab { min-height: 48px; padding: .5rem 1rem; border: 0; background: none; font-size: 1rem; cursor: pointer; border-bottom: 3px solid transparent; }
-.tab.on { border-bottom-color: var(--brand, #c0392b); font-weight: 700; }
-.filters { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: .5rem; align-items: end; }
-.filters .field { margin: .25rem 0; }
-.table-wrap { overflow-x: auto; }
-table.data { width: 100%; border-collapse: collapse; font-size: .95rem; }
-table.data th, table.data td { text-align: left; padding: .5rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
-table.data td .btn { min-height: 40px; padding: .25rem .6rem; font-size: .9rem; margin: .1rem; }
-table.data input[type=checkbox] { width: 1.4rem; height: 1.4rem; }
-tr.inactive td { color: var(--muted); }
-.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr)); gap: 0 1rem; }
-.errors li { margin: .25rem 0; }
-.figure { font-size: 1.6rem; font-weight: 700; }
-.chart { width: 100%; height: auto; max-width: 44rem; }
-.toolbar { display: flex; gap: .5rem; flex-wrap: wrap; align-items: center; margin: .75rem 0; }
-.toolbar .btn { flex: 0 1 auto; }
-@media (max-width: 40rem) { table.data .opt { display: none; } }
-@media print { .no-print, header.topbar, footer { display: none !important; } }
-"#;

@@ -33,7 +33,6 @@ pub fn PrintSheet() -> Html {
     });
     html! {
         <section id="print-sheet">
-            <style>{ PRINT_CSS }</style>
             <div class="no-print toolbar">
                 <Link<StaffRoute> to={StaffRoute::Manager} classes="btn secondary">{ lang.pick("← 返回摊位列表", "← Back to the stalls") }</Link<StaffRoute>>
                 <button type="button" id="print-now" class="btn" onclick={print}>{ lang.pick("打印", "Print") }</button>
@@ -74,24 +73,3 @@ fn card(c: &StallCard) -> Html {
         </article>
     }
 }
-
-/// A4 portrait: 2 × 4 cards of about 105 × 74 mm.
-const PRINT_CSS: &str = r#"
-.sheets { display: flex; flex-direction: column; gap: 1rem; align-items: center; }
-.sheet { display: grid; grid-template-columns: 1fr 1fr; gap: 0; width: 100%; max-width: 210mm; background: #fff; }
-.code-card { border: 1px dashed #999; padding: 3mm 4mm; text-align: center; break-inside: avoid; overflow: hidden; }
-.code-card h3 { margin: 0; font-size: 13pt; }
-.code-card .stall-no { margin: 1mm 0; font-size: 16pt; font-weight: 700; }
-.code-card .qr svg { width: 34mm; height: 34mm; }
-.code-card ol { list-style: none; padding: 0; margin: 1mm 0; font-size: 8.5pt; text-align: left; }
-.code-card .phone { margin: 0; font-size: 9pt; font-weight: 600; }
-.code-card .ver { margin: 0; font-size: 7pt; color: #666; }
-@page { size: A4 portrait; margin: 0; }
-@media print {
-  html, body, main { margin: 0 !important; padding: 0 !important; background: #fff; }
-  .no-print, header.topbar, footer { display: none !important; }
-  .sheets { gap: 0; display: block; }
-  .sheet { width: 210mm; height: 297mm; max-width: none; grid-template-rows: repeat(4, 74.25mm); page-break-after: always; break-after: page; }
-  .code-card { height: 74.25mm; box-sizing: border-box; }
-}
-"#;
