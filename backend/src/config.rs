@@ -269,7 +269,9 @@ impl Config {
             addr: "127.0.0.1:0".parse().expect("a socket address"),
             database_url: data_dir.join("market-code.sqlite3").display().to_string(),
             dist_dir: data_dir.join("dist"),
-            real_name: RealNameSetting::DevRoster(data_dir.join(crate::identity::roster::ROSTER_FILE)),
+            real_name: RealNameSetting::DevRoster(
+                data_dir.join(crate::identity::roster::ROSTER_FILE),
+            ),
             data_dir,
             public_url: "http://127.0.0.1:8080".to_owned(),
             trusted_proxies: Vec::new(),

@@ -19,9 +19,9 @@ pub mod db;
 pub mod decision;
 pub mod decisions;
 pub mod error;
-pub mod identity;
 #[cfg(test)]
 mod fuzz;
+pub mod identity;
 pub mod passwords;
 pub mod request;
 pub mod routes;

@@ -32,8 +32,8 @@ impl AppState {
     /// in-process tests build with a temporary data folder. In production
     /// (`MARKET_CODE_ENV=production`) anything only fit for a developer's
     /// machine stops it with a message saying what to do: no https public
-    /// URL, keys not configured, no SMS gateway, a staff account with the
-    /// demo password.
+    /// URL, keys not configured, no SMS gateway, the development roster as
+    /// the real-name check, a staff account with the demo password.
     pub fn open(config: Config) -> Result<Self, String> {
         let refuse = |e: String| {
             if config.production() {
@@ -49,6 +49,7 @@ impl AppState {
                 config.public_url
             )));
         }
+        let auth = AuthState::from_config(&config).map_err(refuse)?;
         if config.production()
             && let RealNameSetting::DevRoster(path) = &config.real_name
         {
@@ -58,7 +59,6 @@ impl AppState {
                 path.display()
             )));
         }
-        let auth = AuthState::from_config(&config).map_err(refuse)?;
         let backend = Backend::from_url(&config.database_url);
         let pool = db::connect(&config.database_url)?;
         let migration = db::migrate(&pool)?;

@@ -376,8 +376,11 @@ mod bounds {
 
     impl Bounded for IdentityInput {
         fn bounds(&self, b: &mut Bounds) {
-            b.form("name", &self.name, MAX_NAME_LEN)
-                .form("resident_id", &self.resident_id, MAX_TOKEN_LEN);
+            b.form("name", &self.name, MAX_NAME_LEN).form(
+                "resident_id",
+                &self.resident_id,
+                MAX_TOKEN_LEN,
+            );
         }
     }
 

@@ -401,7 +401,7 @@ fn Business(props: &BusinessProps) -> Html {
                                    onchange={pick(Choice::Listed(i))} />
                             <span>
                                 <strong>{ b.name.clone() }</strong>
-                                <span class="muted" style="display:block;">{ b.uscc.clone() }</span>
+                                <span class="muted block">{ b.uscc.clone() }</span>
                             </span>
                         </label>
                     }) }
