@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 
 use crate::identity::{REAL_NAME_ENV, RealNameSetting};
+use crate::working_days::WorkCalendar;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -43,6 +44,10 @@ pub struct Config {
     /// The abuse limits per client address and in total.
     /// `MARKET_CODE_LIMITS`, `name=value` pairs (see [`Limits`]).
     pub limits: Limits,
+    /// Public holidays and make-up working days for deadlines counted in
+    /// working days: `MARKET_CODE_HOLIDAYS` names a file in the format of
+    /// `backend/calendar/cn-holidays.txt`, which is built in otherwise.
+    pub calendar: WorkCalendar,
     /// The SMS gateway, if one is configured (`MARKET_CODE_SMS_GATEWAY_URL`,
     /// `MARKET_CODE_SMS_GATEWAY_TOKEN`); without one, codes go to the
     /// development outbox, which production refuses.
@@ -218,6 +223,13 @@ impl Config {
             .map_err(|e| format!("MARKET_CODE_FRAME_ANCESTORS: {e}"))?;
         let limits = Limits::parse(&env_or("MARKET_CODE_LIMITS", ""))
             .map_err(|e| format!("MARKET_CODE_LIMITS: {e}"))?;
+        let calendar = match std::env::var("MARKET_CODE_HOLIDAYS").ok().filter(|p| !p.is_empty()) {
+            None => WorkCalendar::built_in(),
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| WorkCalendar::parse(&text))
+                .map_err(|e| format!("MARKET_CODE_HOLIDAYS={path}: {e}"))?,
+        };
         let sms_gateway = std::env::var("MARKET_CODE_SMS_GATEWAY_URL")
             .ok()
             .map(|u| u.trim().to_owned())
@@ -246,6 +258,7 @@ impl Config {
             mode,
             frame_ancestors,
             limits,
+            calendar,
             sms_gateway,
             code_keys: KeySettings::from_env(
                 "MARKET_CODE_CODE_KEY",
@@ -278,6 +291,7 @@ impl Config {
             mode: Mode::Development,
             frame_ancestors: Vec::new(),
             limits: Limits::default(),
+            calendar: WorkCalendar::built_in(),
             sms_gateway: None,
             code_keys: KeySettings::default(),
             field_keys: KeySettings::default(),

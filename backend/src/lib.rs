@@ -34,5 +34,6 @@ pub mod state;
 #[cfg(test)]
 mod test_fixtures;
 pub mod web;
+pub mod working_days;
 
 pub use error::{AppError, AppResult};
