@@ -223,7 +223,10 @@ impl Config {
             .map_err(|e| format!("MARKET_CODE_FRAME_ANCESTORS: {e}"))?;
         let limits = Limits::parse(&env_or("MARKET_CODE_LIMITS", ""))
             .map_err(|e| format!("MARKET_CODE_LIMITS: {e}"))?;
-        let calendar = match std::env::var("MARKET_CODE_HOLIDAYS").ok().filter(|p| !p.is_empty()) {
+        let calendar = match std::env::var("MARKET_CODE_HOLIDAYS")
+            .ok()
+            .filter(|p| !p.is_empty())
+        {
             None => WorkCalendar::built_in(),
             Some(path) => std::fs::read_to_string(&path)
                 .map_err(|e| e.to_string())

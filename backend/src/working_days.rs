@@ -134,8 +134,14 @@ mod tests {
     fn the_built_in_file_parses_and_knows_2026() {
         let cal = WorkCalendar::built_in();
         assert!(!cal.is_working_day(d("2026-10-01")), "National Day");
-        assert!(cal.is_working_day(d("2026-10-10")), "a Saturday worked (调休)");
-        assert!(!cal.is_working_day(d("2026-10-03")), "a Saturday of the holiday");
+        assert!(
+            cal.is_working_day(d("2026-10-10")),
+            "a Saturday worked (调休)"
+        );
+        assert!(
+            !cal.is_working_day(d("2026-10-03")),
+            "a Saturday of the holiday"
+        );
         assert!(cal.is_working_day(d("2026-12-02")), "an ordinary Wednesday");
         assert!(!cal.is_working_day(d("2026-12-05")), "an ordinary Saturday");
     }
