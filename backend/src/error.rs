@@ -121,6 +121,17 @@ impl AppError {
         e
     }
 
+    /// A refusal the caller cannot change by logging in again (403).
+    pub fn forbidden(code: &str, message_zh: &str, message_en: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message_zh, message_en)
+    }
+
+    /// A service this one depends on is down: a 503 with its own code, and
+    /// nothing to log (the caller says what was not saved).
+    pub fn unavailable_as(code: &str, message_zh: &str, message_en: &str) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message_zh, message_en)
+    }
+
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -12,7 +12,6 @@
 //!
 //! Every query is scoped by the caller's merchant id.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde_json::json;
@@ -38,8 +37,7 @@ pub fn no_match() -> AppError {
 }
 
 pub fn unavailable() -> AppError {
-    AppError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
+    AppError::unavailable_as(
         "real_name_unavailable",
         "实名认证服务暂时无法使用，请稍后再试。您的信息未被保存",
         "The real-name check is not available right now; please try again later. Nothing was saved",
@@ -47,8 +45,7 @@ pub fn unavailable() -> AppError {
 }
 
 pub fn operator_mismatch() -> AppError {
-    AppError::new(
-        StatusCode::FORBIDDEN,
+    AppError::forbidden(
         "operator_mismatch",
         "该营业执照登记的经营者与您的身份不一致，如需代办请联系市场管理处",
         "The registered operator of this business licence is not you. To apply on someone's behalf, please contact the market office",
