@@ -129,7 +129,12 @@ impl AppError {
     /// A service this one depends on is down: a 503 with its own code, and
     /// nothing to log (the caller says what was not saved).
     pub fn unavailable_as(code: &str, message_zh: &str, message_en: &str) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message_zh, message_en)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            message_zh,
+            message_en,
+        )
     }
 
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
